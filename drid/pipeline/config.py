@@ -1,0 +1,217 @@
+"""Pipeline configs: the YAML shape, loading, ``--set`` overrides and error locations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from drid.pipeline.errors import ConfigError, close_matches
+from drid.pipeline.registry import validation_message
+
+__all__ = ["EngineConfig", "PipelineConfig", "PluginSpec", "apply_overrides", "load_config"]
+
+Policy = Literal["fail", "skip", "continue"]
+STAGES = ("source", "detect", "recognize", "interpret", "decide", "sink")
+
+
+class PluginSpec(BaseModel):
+    """One plugin in a pipeline: ``{plugin: NAME, params: {...}}``; a bare string is shorthand for
+    ``{plugin: NAME}``. ``name`` tells two instances of one plugin apart in stats and errors;
+    ``on_error`` overrides the stage's error policy for this plugin."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plugin: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    name: str | None = None
+    on_error: Policy | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"plugin": value}
+        return value
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class EngineConfig(BaseModel):
+    """How the engine runs: ``mode`` (sequential or concurrent), the bound of each inter-stage
+    queue, what a full queue does for a live source (``block`` or ``drop-oldest``), the error
+    policy (one for all stages or per stage), and an optional frame limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["sequential", "concurrent"] = "sequential"
+    queue_size: int = Field(default=4, ge=1, le=10_000)
+    overflow: Literal["block", "drop-oldest"] = "block"
+    on_error: Policy | dict[Literal["source", "detect", "recognize", "interpret", "decide", "sink"], Policy] = "fail"
+    max_frames: int | None = Field(default=None, ge=1)
+
+    def policy(self, stage: str) -> Policy:
+        if isinstance(self.on_error, str):
+            return self.on_error
+        return self.on_error.get(stage, "fail")  # type: ignore[call-overload]
+
+
+def _as_list(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        return [value]
+    return value
+
+
+class PipelineConfig(BaseModel):
+    """A whole pipeline: one source, the four stages (each optional), sinks and engine settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "pipeline"
+    source: PluginSpec
+    detect: list[PluginSpec] = Field(default_factory=list)
+    recognize: list[PluginSpec] = Field(default_factory=list)
+    interpret: list[PluginSpec] = Field(default_factory=list)
+    decide: PluginSpec | None = None
+    sinks: list[PluginSpec] = Field(default_factory=list)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+
+    _lists = field_validator("detect", "recognize", "interpret", "sinks", mode="before")(_as_list)
+
+    @classmethod
+    def parse(cls, data: Any, *, where: str = "") -> PipelineConfig:
+        """Validate a config mapping; the first problem becomes a ``ConfigError`` at its path."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a pipeline config must be a mapping with a 'source' key, got {type(data).__name__}", where=where)
+        known = cls.model_fields
+        for key in data:
+            if key not in known:
+                hint = close_matches(str(key), known) or f" (keys: {', '.join(known)})"
+                raise ConfigError(f"unknown key{hint}", path=str(key), where=where)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc, msg = validation_message(err)
+            if err.get("type") == "extra_forbidden":
+                parent_fields = _fields_at(cls, err["loc"][:-1])
+                msg = "unknown key" + (close_matches(str(err["loc"][-1]), parent_fields) or "")
+            raise ConfigError(msg, path=loc, where=where) from None
+
+    def entries(self) -> list[tuple[str, str, PluginSpec]]:
+        """Every plugin spec as ``(stage, config path, spec)``, in pipeline order."""
+        out: list[tuple[str, str, PluginSpec]] = [("source", "source", self.source)]
+        for stage in ("detect", "recognize", "interpret"):
+            out += [(stage, f"{stage}[{i}]", s) for i, s in enumerate(getattr(self, stage))]
+        if self.decide is not None:
+            out.append(("decide", "decide", self.decide))
+        out += [("sink", f"sinks[{i}]", s) for i, s in enumerate(self.sinks)]
+        return out
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the nested model at ``loc`` (for close matches of an unknown key)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        f = getattr(current, "model_fields", {}).get(part)
+        if f is None:
+            return []
+        ann = f.annotation
+        for candidate in (ann, *getattr(ann, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                current = candidate
+                break
+            for inner in getattr(candidate, "__args__", ()):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    current = inner
+                    break
+    return list(getattr(current, "model_fields", {}))
+
+
+def _parse_path(key: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for raw in key.replace("[", ".").replace("]", "").split("."):
+        if raw == "":
+            raise ConfigError(f"bad override key '{key}' (use dots: detect.0.params.scale=1.1)", path=key)
+        parts.append(int(raw) if raw.isdigit() else raw)
+    return parts
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key=value`` overrides (``--set``) to a config mapping, in place, and return it.
+
+    Keys are dotted paths with list indexes as numbers (``detect.0.params.scale``); values are
+    read as YAML scalars (``1.5`` is a float, ``true`` a bool, ``[1, 2]`` a list)."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not key=value", path="--set")
+        key, _, raw = item.partition("=")
+        path = _parse_path(key.strip())
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node: Any = data
+        for i, part in enumerate(path[:-1]):
+            nxt = path[i + 1]
+            if isinstance(node, list):
+                if not isinstance(part, int) or part >= len(node):
+                    raise ConfigError(f"no list item {part} to override (list has {len(node)})", path=key)
+                node = node[part]
+            elif isinstance(node, dict):
+                if node.get(part) is None:
+                    node[part] = [] if isinstance(nxt, int) else {}
+                node = node[part]
+            else:
+                raise ConfigError(f"cannot override inside a {type(node).__name__}", path=key)
+        last = path[-1]
+        if isinstance(node, list):
+            if not isinstance(last, int) or last > len(node):
+                raise ConfigError(f"no list item {last} to override (list has {len(node)})", path=key)
+            if last == len(node):
+                node.append(value)
+            else:
+                node[last] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise ConfigError(f"cannot override inside a {type(node).__name__}", path=key)
+    return data
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML (or JSON) config file; ``ConfigError`` naming the file and line."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("config file not found" if not p.exists() else "config path is not a file", where=str(p))
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{line}invalid YAML: {problem}", where=str(p)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not a text file (expected YAML)", where=str(p)) from None
+    if data is None:
+        raise ConfigError("config file is empty", where=str(p))
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
+    """Read, override and validate a pipeline config file."""
+    data = read_config_file(path)
+    if overrides:
+        if not isinstance(data, dict):
+            raise ConfigError("overrides need a mapping at the top of the config", where=str(path))
+        apply_overrides(data, overrides)
+    return PipelineConfig.parse(data, where=str(path))

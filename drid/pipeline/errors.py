@@ -1,0 +1,57 @@
+"""drid's exceptions. Each renders as one line that names what was wrong and where."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class DridError(Exception):
+    """Base of every error drid raises on purpose; the CLI prints it as one line, exit code 1."""
+
+    exit_code = 1
+
+
+class ConfigError(DridError):
+    """A pipeline config is wrong: raised before any frame is read. Exit code 2.
+
+    ``where`` is the file (if any) and ``path`` the dotted location in the config
+    (``detect[0].params.scale``)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str = "", where: str = "") -> None:
+        self.path = path
+        self.where = where
+        self.message = message
+        location = ": ".join(p for p in (where, path) if p)
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class PluginLoadError(DridError):
+    """A plugin could not be imported or instantiated."""
+
+
+class SourceError(DridError):
+    """A source cannot be read at all (missing or corrupt file, camera that does not open)."""
+
+
+class StageError(DridError):
+    """A plugin failed on a frame under the ``fail`` policy, or returned the wrong type."""
+
+    def __init__(self, stage: str, plugin: str, frame: str, error: BaseException | str) -> None:
+        self.stage = stage
+        self.plugin = plugin
+        self.frame = frame
+        self.error = error
+        detail = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        super().__init__(f"stage '{stage}', plugin '{plugin}', frame {frame}: {detail}")
+
+
+def close_matches(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'a' or 'b'?)`` or an empty string."""
+    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    if not matches:
+        return ""
+    quoted = [f"'{m}'" for m in matches]
+    return f" (did you mean {' or '.join(quoted)}?)"

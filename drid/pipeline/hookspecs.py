@@ -1,0 +1,188 @@
+"""The hooks a drid plugin can implement: this module is their reference documentation.
+
+A plugin is a class whose methods carry ``@hookimpl`` (``from drid import hookimpl``) and whose
+constructor takes its parameters as keywords. The engine creates one instance per place the
+pipeline config names it, registers it in that pipeline's own ``PluginManager`` and calls it only
+for the stage it is listed under: a class implementing ``drid_detect`` and ``drid_decide`` that is
+listed under ``detect`` is never asked to decide.
+
+Rules that hold for every hook:
+
+* Arguments are frozen pydantic messages (``drid.schemas``). Do not mutate them (numpy arrays
+  included: copy ``frame.image`` before drawing on it).
+* Return plain messages (or lists of them); the engine validates them once, at the stage boundary,
+  and attributes them to your plugin. A wrong return type is reported with your plugin's name, the
+  stage and the frame.
+* A hook may take any subset of the arguments its spec lists (pluggy matches them by name).
+* Raise an exception to signal failure; the stage's ``on_error`` policy (``fail``, ``skip``,
+  ``continue``) decides what happens to the frame. Never swallow ``KeyboardInterrupt``.
+* In concurrent mode each stage runs in its own thread: a plugin instance is only ever called
+  from one thread at a time, but not always the same one. ``drid_start`` and ``drid_stop`` run on
+  the caller's thread.
+* Stage hooks may also be ``@hookimpl(wrapper=True)``: the wrapper sees the whole stage's
+  collected result (a list with one entry per contributing plugin) and may replace it — the place
+  for cross-cutting concerns such as tracking or tracing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from drid.pipeline.context import RunContext, RunSummary
+    from drid.schemas import Decision, Detection, Frame, FrameRecord, Recognition, Scene, SceneObject, Transition
+
+PROJECT = "drid"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+#: Decorator for plugin methods: ``@hookimpl`` or ``@hookimpl(wrapper=True)``.
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -- lifecycle ------------------------------------------------------------------------------
+
+
+@hookspec
+def drid_start(context: RunContext) -> None:
+    """Called once on every plugin of the pipeline before the first frame is read.
+
+    ``context`` says which pipeline is starting (its name, execution mode and the plugins of each
+    stage). Open files, load models, allocate buffers here rather than in ``__init__``, so that
+    ``drid plugins`` and config validation stay cheap. An exception here aborts the run before any
+    frame is read; plugins already started are stopped.
+    """
+
+
+@hookspec
+def drid_stop(summary: RunSummary) -> None:
+    """Called once on every started plugin after the last frame, in reverse start order, also when
+    the run ends by an error or Ctrl-C.
+
+    ``summary`` holds the counts and timings so far. Flush and close what ``drid_start`` opened
+    (a sink must leave a complete, readable file). Must not raise for a normal shutdown; an
+    exception here is reported but does not stop the other plugins from being stopped.
+    """
+
+
+# -- source ---------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def drid_frames() -> Iterable[Frame]:
+    """Return the frames this source produces, in order: an iterable or a generator of ``Frame``.
+
+    Called once per run, after ``drid_start``. Frames must have increasing ``index`` values.
+    If the iterable has ``__len__``, the progress bar shows a total. A source that can lose frames
+    when it falls behind (a camera) sets the class attribute ``live = True``; only then may the
+    engine drop frames under its ``drop-oldest`` policy. A frame that cannot be decoded is not
+    yielded: count it with ``context.skip_input(reason)`` (the
+    ``RunContext`` given to ``drid_start``) and continue; an unreadable input (a
+    missing or corrupt file) raises ``drid.SourceError`` naming the path.
+    """
+
+
+@hookspec(firstresult=True)
+def drid_act(frame: Frame, decision: Decision | None) -> Transition | None:
+    """Closed-loop sources only: apply ``decision.action`` to the world that produced ``frame``.
+
+    Called after the decide stage for every frame, in frame order, before the source is asked for
+    its next frame (the engine runs closed loops in lock-step, whatever the execution mode).
+    Return the ``Transition`` that resulted (observation, action, reward, next observation,
+    termination and truncation flags) or ``None`` when nothing was applied. ``decision`` is ``None``
+    when the pipeline has no decide stage; the source then chooses (for example a no-op action).
+    """
+
+
+# -- the four stages ----------------------------------------------------------------------------
+
+
+@hookspec
+def drid_detect(frame: Frame) -> list[Detection]:
+    """Find things in ``frame``: return a list of ``Detection`` (empty when nothing is found).
+
+    Collecting: every detector listed under ``detect`` contributes; the stage output is their
+    concatenation in config order. Boxes are in the pixel coordinates of ``frame.image`` and
+    should lie inside it (clip them). Leave ``plugin`` empty: the engine fills in your name.
+    """
+
+
+@hookspec
+def drid_recognize(frame: Frame, detections: list[Detection]) -> list[Recognition]:
+    """Say what the detections are: return ``Recognition`` messages whose ``detection`` field is
+    the index of the detection in ``detections`` (the whole stage's detections, in order).
+
+    Collecting: several recognizers may answer for the same detection; the best score wins when
+    objects are built for the interpret stage. Recognize in one batch per frame where you can.
+    Return an empty list for detections you do not handle (filter by label).
+    """
+
+
+@hookspec
+def drid_interpret(frame: Frame, objects: list[SceneObject]) -> Scene:
+    """Put the frame's objects into context: return a (partial) ``Scene`` with relations between
+    objects, events, named situations, facts in words and a feature vector.
+
+    ``objects`` are the detections joined with their best recognition; their ``id`` is the track
+    id when tracked. Collecting: the engine merges the partial scenes of all interpreters
+    (``Scene.merge``): objects by id, the rest concatenated without repeats. Keep per-track memory
+    (for motion, zones, dwell times) in your instance; frames arrive in order.
+    """
+
+
+@hookspec(firstresult=True)
+def drid_decide(frame: Frame, scene: Scene) -> Decision:
+    """Choose what to do now: return a ``Decision`` whose ``action`` is what the world (or a
+    person) should do, with a ``rationale`` in words naming the facts it used.
+
+    First result wins: one policy decides per frame. ``scene`` is empty (``Scene()``) when the
+    pipeline has no interpret stage; closed-loop policies read ``frame.observation`` or
+    ``scene.features``.
+    """
+
+
+@hookspec
+def drid_learn(transition: Transition) -> None:
+    """Learn from the outcome of a decision: called on the decide-stage plugin with the
+    ``Transition`` the closed-loop source returned from ``drid_act``, in order, once per step.
+
+    A learning policy stores it and updates itself when it chooses (every step, every N steps,
+    at the end of a rollout). Policies that do not learn simply do not implement it.
+    """
+
+
+# -- sinks ----------------------------------------------------------------------------------
+
+
+@hookspec
+def drid_write(record: FrameRecord) -> None:
+    """Consume one finished frame: ``record`` holds the frame (with pixels), the stages' outputs,
+    the stage timings and faults. Called in frame order, once per frame that was not dropped.
+
+    Write incrementally (one line, one video frame) and flush often enough that an interrupted
+    run leaves usable output; release everything in ``drid_stop``.
+    """
+
+
+STAGE_HOOKS = {
+    "detect": "drid_detect",
+    "recognize": "drid_recognize",
+    "interpret": "drid_interpret",
+    "decide": "drid_decide",
+}
+"""The four stage hooks, by stage name, in pipeline order."""
+
+ROLE_HOOKS = {
+    "source": ("drid_frames", "drid_act"),
+    "detect": ("drid_detect",),
+    "recognize": ("drid_recognize",),
+    "interpret": ("drid_interpret",),
+    "decide": ("drid_decide", "drid_learn"),
+    "sink": ("drid_write",),
+}
+"""Which hooks make a plugin fit for each place in a pipeline config (any one of them suffices
+except for ``source``, which needs ``drid_frames``, and ``decide``, which needs ``drid_decide``)."""
+
+LIFECYCLE_HOOKS = ("drid_start", "drid_stop")

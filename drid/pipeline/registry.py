@@ -1,0 +1,255 @@
+"""Plugin discovery: the ``drid`` entry-point group, each plugin's roles and parameter schema."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from drid.pipeline.errors import ConfigError, PluginLoadError, close_matches
+from drid.pipeline.hookspecs import PROJECT, ROLE_HOOKS
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Registry", "hooks_of", "params_model_of", "roles_of"]
+
+ENTRY_POINT_GROUP = PROJECT
+_IMPL_ATTR = PROJECT + "_impl"
+
+
+def hooks_of(cls_or_obj: Any) -> dict[str, dict[str, Any]]:
+    """The hooks a plugin class (or instance) implements: ``{hook name: hookimpl options}``."""
+    found: dict[str, dict[str, Any]] = {}
+    cls = cls_or_obj if inspect.isclass(cls_or_obj) else type(cls_or_obj)
+    for attr in dir(cls):
+        member = getattr(cls, attr, None)
+        opts = getattr(member, _IMPL_ATTR, None)
+        if isinstance(opts, dict):
+            found[opts.get("specname") or attr] = opts
+    return found
+
+
+def roles_of(cls_or_obj: Any) -> list[str]:
+    """Where a plugin may be listed in a pipeline config: source, detect, …, sink."""
+    hooks = hooks_of(cls_or_obj)
+    roles = []
+    for role, names in ROLE_HOOKS.items():
+        if names[0] in hooks:
+            roles.append(role)
+    return roles
+
+
+def params_model_of(cls: type) -> type[BaseModel]:
+    """The plugin's parameter schema: its ``Params`` model, or one built from ``__init__``.
+
+    Unknown keys are always refused, whatever the model's own ``extra`` setting says."""
+    declared = getattr(cls, "Params", None)
+    if isinstance(declared, type) and issubclass(declared, BaseModel):
+        return declared
+    init = cls.__init__
+    if init is object.__init__:
+        return create_model(f"{cls.__name__}Params", __config__=ConfigDict(extra="forbid"))
+    try:
+        hints = typing.get_type_hints(init)
+    except Exception:  # unresolvable annotations: accept anything rather than refuse the plugin
+        hints = {}
+    fields: dict[str, Any] = {}
+    for name, p in inspect.signature(init).parameters.items():
+        if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        default = ... if p.default is p.empty else p.default
+        fields[name] = (hints.get(name, Any), default)
+    return create_model(
+        f"{cls.__name__}Params", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
+    )
+
+
+def validation_message(err: dict[str, Any]) -> tuple[str, str]:
+    """A pydantic error as (dotted location, message)."""
+    loc = ""
+    for part in err.get("loc", ()):
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    msg = err.get("msg", "invalid")
+    if err.get("type") == "missing":
+        msg = "required but missing"
+    elif "input" in err and err.get("type") not in ("extra_forbidden",):
+        shown = repr(err["input"])
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        msg = f"{msg} (got {shown})"
+    return loc, msg
+
+
+@dataclass
+class PluginInfo:
+    """One discovered plugin: where it comes from, what it can do, what it takes."""
+
+    name: str
+    target: str
+    distribution: str | None = None
+    version: str | None = None
+    cls: type | None = None
+    error: str | None = None
+    _params: type[BaseModel] | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.cls is not None
+
+    @property
+    def roles(self) -> list[str]:
+        return roles_of(self.cls) if self.cls is not None else []
+
+    @property
+    def description(self) -> str:
+        doc = inspect.getdoc(self.cls) if self.cls is not None else None
+        return doc.strip().splitlines()[0] if doc else ""
+
+    @property
+    def params_model(self) -> type[BaseModel]:
+        if self.cls is None:
+            raise PluginLoadError(f"plugin '{self.name}' failed to load: {self.error}")
+        if self._params is None:
+            self._params = params_model_of(self.cls)
+        return self._params
+
+    def parameters(self) -> list[dict[str, Any]]:
+        """Name, type, default and description of each parameter."""
+        out = []
+        for pname, f in self.params_model.model_fields.items():
+            ann = f.annotation
+            plain = isinstance(ann, type) and not getattr(ann, "__args__", None)
+            type_name = ann.__name__ if plain else str(ann).replace("typing.", "")
+            out.append(
+                {
+                    "name": pname,
+                    "type": type_name,
+                    "required": f.is_required(),
+                    "default": None if f.is_required() else _jsonable(f.get_default(call_default_factory=True)),
+                    "description": f.description or "",
+                }
+            )
+        return out
+
+    def validate_params(self, params: dict[str, Any], *, path: str = "params", where: str = "") -> BaseModel:
+        """Validated parameters, or a ``ConfigError`` at ``path`` naming the plugin, the key and
+        the close matches of an unknown key."""
+        model = self.params_model
+        known = model.model_fields
+        for key in params:
+            if key not in known:
+                hint = close_matches(key, known) or (f" (it takes: {', '.join(known)})" if known else " (it takes none)")
+                raise ConfigError(f"unknown parameter of plugin '{self.name}'{hint}", path=f"{path}.{key}", where=where)
+        try:
+            return model.model_validate(params)
+        except ValidationError as exc:
+            loc, msg = validation_message(exc.errors()[0])
+            raise ConfigError(f"plugin '{self.name}': {msg}", path=f"{path}.{loc}" if loc else path, where=where) from None
+
+    def instantiate(self, params: dict[str, Any] | BaseModel | None = None, *, path: str = "params", where: str = "") -> Any:
+        validated = params if isinstance(params, BaseModel) else self.validate_params(params or {}, path=path, where=where)
+        kwargs = {k: getattr(validated, k) for k in type(validated).model_fields}
+        assert self.cls is not None
+        try:
+            return self.cls(**kwargs)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"plugin '{self.name}' refused its parameters: {exc}", path=path, where=where) from None
+        except Exception as exc:
+            raise PluginLoadError(f"plugin '{self.name}' failed to start: {type(exc).__name__}: {exc}") from exc
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+class Registry:
+    """The plugins drid knows: those declared in the ``drid`` entry-point group, loaded lazily,
+    plus any added in-process with :meth:`add` (tests, notebooks)."""
+
+    def __init__(self, *, discover: bool = True) -> None:
+        self._entries: dict[str, EntryPoint] = {}
+        self._conflicts: dict[str, list[str]] = {}
+        self._infos: dict[str, PluginInfo] = {}
+        if discover:
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                if ep.name in self._entries and self._entries[ep.name].value != ep.value:
+                    self._conflicts.setdefault(ep.name, [self._entries[ep.name].value]).append(ep.value)
+                    continue
+                self._entries.setdefault(ep.name, ep)
+
+    def add(self, name: str, cls: type, *, distribution: str | None = None, version: str | None = None) -> PluginInfo:
+        """Make ``cls`` available under ``name`` (replacing a plugin of that name)."""
+        info = PluginInfo(name=name, target=f"{cls.__module__}:{cls.__qualname__}", distribution=distribution, version=version, cls=cls)
+        self._infos[name] = info
+        return info
+
+    def names(self) -> list[str]:
+        return sorted(set(self._entries) | set(self._infos))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries or name in self._infos
+
+    def info(self, name: str) -> PluginInfo:
+        """The plugin called ``name``, imported on first use. Never raises for an import failure:
+        the returned info carries the error instead (see :meth:`get` for the raising form)."""
+        if name in self._infos:
+            return self._infos[name]
+        ep = self._entries.get(name)
+        if ep is None:
+            raise KeyError(name)
+        dist = getattr(ep, "dist", None)
+        info = PluginInfo(
+            name=name,
+            target=ep.value,
+            distribution=dist.name if dist is not None else None,
+            version=dist.version if dist is not None else None,
+        )
+        try:
+            loaded = ep.load()
+            if not inspect.isclass(loaded):
+                raise TypeError(f"{ep.value} is a {type(loaded).__name__}, not a plugin class")
+            if not hooks_of(loaded):
+                raise TypeError(f"{ep.value} has no @hookimpl methods")
+            info.cls = loaded
+        except Exception as exc:  # one broken plugin must not take the others down
+            info.error = f"{type(exc).__name__}: {exc}"
+        if name in self._conflicts:
+            info.error = (info.error + "; " if info.error else "") + f"also declared as {', '.join(self._conflicts[name][1:])} (first one used)"
+        self._infos[name] = info
+        return info
+
+    def get(self, name: str, *, path: str = "plugin", where: str = "") -> PluginInfo:
+        """Like :meth:`info` but raises ``ConfigError`` (unknown name, with close matches) or
+        ``ConfigError`` naming the import failure."""
+        if name not in self:
+            hint = close_matches(name, self.names()) or " (run 'drid plugins' to list them)"
+            raise ConfigError(f"unknown plugin '{name}'{hint}", path=path, where=where)
+        info = self.info(name)
+        if info.cls is None:
+            raise ConfigError(f"plugin '{name}' ({info.target}) failed to load: {info.error}", path=path, where=where)
+        return info
+
+    def all(self) -> list[PluginInfo]:
+        """Every plugin, loading each; failures are reported in ``PluginInfo.error``."""
+        return [self.info(n) for n in self.names()]
+
+
+_default: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The process-wide registry built from the installed entry points (built once)."""
+    global _default
+    if _default is None:
+        _default = Registry()
+    return _default

@@ -1,0 +1,203 @@
+"""Counters and latency histograms of a run, and the summary table printed at its end."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["LatencyHistogram", "PluginStats", "RunSummary", "StageStats"]
+
+_BUCKETS_PER_OCTAVE = 4
+_FLOOR_S = 1e-7  # 0.1 µs: below is one bucket
+_N_BUCKETS = 30 * _BUCKETS_PER_OCTAVE  # up to ~100 s
+
+
+class LatencyHistogram:
+    """Log-bucketed latencies (quarter-octave buckets from 0.1 µs to ~100 s, ≤ 19 % bucket width),
+    with exact count, sum, min and max. Cheap enough for every call of every plugin."""
+
+    __slots__ = ("buckets", "count", "total", "minimum", "maximum")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (_N_BUCKETS + 1)
+        self.count = 0
+        self.total = 0.0
+        self.minimum = math.inf
+        self.maximum = 0.0
+
+    def record(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        if seconds < self.minimum:
+            self.minimum = seconds
+        if seconds > self.maximum:
+            self.maximum = seconds
+        if seconds <= _FLOOR_S:
+            self.buckets[0] += 1
+        else:
+            self.buckets[min(_N_BUCKETS, 1 + int(math.log2(seconds / _FLOOR_S) * _BUCKETS_PER_OCTAVE))] += 1
+
+    @staticmethod
+    def _upper_edge(bucket: int) -> float:
+        return _FLOOR_S * 2 ** (bucket / _BUCKETS_PER_OCTAVE)
+
+    def percentile(self, q: float) -> float:
+        """The ``q``-th percentile (0–100) in seconds: the upper edge of the bucket holding it,
+        capped by the exact maximum. 0 when nothing was recorded."""
+        if self.count == 0:
+            return 0.0
+        rank = max(1, math.ceil(self.count * q / 100))
+        seen = 0
+        for i, n in enumerate(self.buckets):
+            seen += n
+            if seen >= rank:
+                return min(self._upper_edge(i), self.maximum)
+        return self.maximum
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """Milliseconds: count, mean, p50, p95, p99, max."""
+        return {
+            "count": self.count,
+            "mean_ms": self.mean * 1e3,
+            "p50_ms": self.percentile(50) * 1e3,
+            "p95_ms": self.percentile(95) * 1e3,
+            "p99_ms": self.percentile(99) * 1e3,
+            "max_ms": self.maximum * 1e3,
+        }
+
+
+@dataclass
+class PluginStats:
+    """One plugin's share of a stage: calls, failures, items returned, latency."""
+
+    name: str
+    calls: int = 0
+    failures: int = 0
+    items: int = 0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "calls": self.calls, "failures": self.failures, "items": self.items, "latency": self.latency.as_dict()}
+
+
+@dataclass
+class StageStats:
+    """A stage's frame counts and latency, with one ``PluginStats`` per plugin in config order.
+
+    ``frames_in == frames_out + dropped + failed`` once the run is over; ``failed`` counts frames a
+    ``fail``-policy error stopped, ``dropped`` those removed under ``skip`` or drop-oldest."""
+
+    name: str
+    frames_in: int = 0
+    frames_out: int = 0
+    dropped: int = 0
+    failed: int = 0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    plugins: dict[str, PluginStats] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "frames_in": self.frames_in,
+            "frames_out": self.frames_out,
+            "dropped": self.dropped,
+            "failed": self.failed,
+            "latency": self.latency.as_dict(),
+            "plugins": {k: v.as_dict() for k, v in self.plugins.items()},
+        }
+
+
+@dataclass
+class RunSummary:
+    """What a run did, live while it runs and final after ``drid_stop``.
+
+    ``frames_read`` counts frames the source yielded; each ends either in ``frames_out`` (given to
+    the sinks) or in ``drops`` with its reason, so ``frames_read == frames_out + sum(drops)``.
+    ``source_skips`` counts inputs the source itself could not decode (never yielded)."""
+
+    name: str = "pipeline"
+    mode: str = "sequential"
+    frames_read: int = 0
+    frames_out: int = 0
+    drops: Counter[str] = field(default_factory=Counter)
+    source_skips: Counter[str] = field(default_factory=Counter)
+    stages: dict[str, StageStats] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    interrupted: bool = False
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        with self._lock:
+            self.drops[reason] += n
+
+    def skip_input(self, reason: str, n: int = 1) -> None:
+        with self._lock:
+            self.source_skips[reason] += n
+
+    @property
+    def frames_dropped(self) -> int:
+        return sum(self.drops.values())
+
+    @property
+    def balanced(self) -> bool:
+        """Every frame read is accounted for (written or dropped with a reason)."""
+        return self.frames_read == self.frames_out + self.frames_dropped
+
+    @property
+    def fps(self) -> float:
+        return self.frames_out / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "mode": self.mode,
+            "frames_read": self.frames_read,
+            "frames_out": self.frames_out,
+            "drops": dict(self.drops),
+            "source_skips": dict(self.source_skips),
+            "wall_seconds": self.wall_seconds,
+            "fps": self.fps,
+            "interrupted": self.interrupted,
+            "error": self.error,
+            "notes": list(self.notes),
+            "stages": {k: v.as_dict() for k, v in self.stages.items()},
+        }
+
+    def table(self) -> str:
+        """The end-of-run table: frames and latency per stage and per plugin."""
+        head = f"{'stage':<10} {'plugin':<22} {'in':>7} {'out':>7} {'dropped':>7} {'failed':>6} {'mean ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        lines = [head, "-" * len(head)]
+
+        def row(stage: str, plugin: str, fin: Any, fout: Any, dropped: Any, failed: Any, lat: LatencyHistogram) -> str:
+            d = lat.as_dict()
+            return (
+                f"{stage:<10} {plugin:<22} {fin!s:>7} {fout!s:>7} {dropped!s:>7} {failed!s:>6} "
+                f"{d['mean_ms']:>8.3f} {d['p50_ms']:>8.3f} {d['p95_ms']:>8.3f} {d['p99_ms']:>8.3f} {d['max_ms']:>8.3f}"
+            )
+
+        for st in self.stages.values():
+            lines.append(row(st.name, "(stage)", st.frames_in, st.frames_out, st.dropped, st.failed, st.latency))
+            for ps in st.plugins.values():
+                lines.append(row("", ps.name, ps.calls, ps.calls - ps.failures, "", ps.failures, ps.latency))
+        lines.append("-" * len(head))
+        status = "interrupted" if self.interrupted else ("failed" if self.error else "done")
+        lines.append(
+            f"{status}: {self.frames_read} frames read, {self.frames_out} written, {self.frames_dropped} dropped "
+            f"in {self.wall_seconds:.2f} s ({self.fps:.1f} frames/s, {self.mode})"
+        )
+        for reason, n in sorted(self.drops.items()):
+            lines.append(f"  dropped {n}: {reason}")
+        for reason, n in sorted(self.source_skips.items()):
+            lines.append(f"  source skipped {n}: {reason}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        return "\n".join(lines)

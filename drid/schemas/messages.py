@@ -1,0 +1,282 @@
+"""The messages that travel between stages.
+
+Every message is a frozen pydantic model: a stage can hand the same instance to the next stage, a
+sink and a test without anyone changing it underneath the others. Sequences are tuples for the
+same reason (plugins may return lists; validation turns them into tuples).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictFloat, StrictInt, StrictStr, field_validator
+
+from drid.schemas._array import Array
+from drid.schemas.geometry import BoundingBox, Point
+
+__all__ = [
+    "Action",
+    "Decision",
+    "Detection",
+    "Event",
+    "Frame",
+    "FrameRecord",
+    "Image",
+    "LabelScore",
+    "PluginFault",
+    "Recognition",
+    "Relation",
+    "Scene",
+    "SceneObject",
+    "Transition",
+    "Vector",
+]
+
+#: An ``H×W×3`` uint8 image in OpenCV's BGR channel order.
+Image = Annotated[np.ndarray, Array(dtype="uint8", shape=(None, None, 3), pixels=True)]
+#: A numeric array of any shape (observations, feature vectors); JSON as nested lists.
+Vector = Annotated[np.ndarray, Array()]
+#: An action: a discrete index, a named action ("STOP"), a scalar or a continuous vector.
+Action = Union[StrictInt, StrictFloat, StrictStr, tuple[float, ...]]
+
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+Label = Annotated[str, Field(min_length=1)]
+Meta = dict[str, JsonValue]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Frame(_Message):
+    """One observation of the world: an image, a vector observation, or both.
+
+    ``index`` counts frames from 0 within ``source``; ``timestamp`` is seconds since the source's
+    start (the container's clock for videos, the step count over the env's frame rate for gym).
+    """
+
+    index: Annotated[int, Field(ge=0)]
+    timestamp: Annotated[float, Field(allow_inf_nan=False)] = 0.0
+    source: str = ""
+    image: Image | None = None
+    observation: Vector | None = None
+    meta: Meta = Field(default_factory=dict)
+
+    @property
+    def width(self) -> int:
+        return 0 if self.image is None else int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return 0 if self.image is None else int(self.image.shape[0])
+
+
+class Detection(_Message):
+    """Something found in a frame: where (``box``, and ``polyline`` for line-like things such as
+    lane markings), what (``label``), how sure (``score``); ``track_id`` and ``velocity`` (pixels/s)
+    once a tracker followed it across frames. ``plugin`` names the detector; the engine fills it in."""
+
+    box: BoundingBox
+    score: Score = 1.0
+    label: Label
+    track_id: int | None = None
+    polyline: tuple[Point, ...] | None = None
+    velocity: tuple[float, float] | None = None
+    plugin: str | None = None
+    meta: Meta = Field(default_factory=dict)
+
+
+class LabelScore(_Message):
+    label: Label
+    score: Score
+
+
+class Recognition(_Message):
+    """What a detection is, by a recognizer: ``detection`` is its index in the frame's detections
+    list; ``top_k`` holds the runners-up, best first. ``plugin`` is filled in by the engine."""
+
+    detection: Annotated[int, Field(ge=0)]
+    label: Label
+    score: Score
+    top_k: tuple[LabelScore, ...] = ()
+    plugin: str | None = None
+
+
+class SceneObject(_Message):
+    """A detection joined with its best recognition, as the interpret stage sees it.
+
+    ``id`` is the track id when the object is tracked, otherwise its detection index; ``label`` is
+    the recognized label when there is one, else the detector's (kept in ``detected_as``)."""
+
+    id: int
+    label: Label
+    score: Score
+    box: BoundingBox
+    detected_as: Label
+    detection: Annotated[int, Field(ge=0)]
+    track_id: int | None = None
+    velocity: tuple[float, float] | None = None
+    polyline: tuple[Point, ...] | None = None
+    attributes: Meta = Field(default_factory=dict)
+
+    @classmethod
+    def from_detection(cls, index: int, detection: Detection, recognition: Recognition | None = None) -> SceneObject:
+        return cls(
+            id=detection.track_id if detection.track_id is not None else index,
+            label=recognition.label if recognition is not None else detection.label,
+            score=recognition.score if recognition is not None else detection.score,
+            box=detection.box,
+            detected_as=detection.label,
+            detection=index,
+            track_id=detection.track_id,
+            velocity=detection.velocity,
+            polyline=detection.polyline,
+        )
+
+
+class Relation(_Message):
+    """``subject`` *predicate* ``object`` between two scene objects (by ``SceneObject.id``),
+    e.g. ``Relation(subject=3, predicate="left_of", object=1, confidence=0.9)``."""
+
+    subject: int
+    predicate: Label
+    object: int
+    confidence: Score = 1.0
+
+
+class Event(_Message):
+    """Something that happened at this frame: ``entered_zone``, ``crossed_line``, ``appeared``…"""
+
+    name: Label
+    objects: tuple[int, ...] = ()
+    data: Meta = Field(default_factory=dict)
+
+
+class Scene(_Message):
+    """The interpret stage's view of a frame: the objects, how they relate, what happened, the
+    named ``situations`` a rule recognised, short English ``facts`` for people, and ``features``,
+    a numeric vector for policies that learn."""
+
+    objects: tuple[SceneObject, ...] = ()
+    relations: tuple[Relation, ...] = ()
+    events: tuple[Event, ...] = ()
+    situations: tuple[str, ...] = ()
+    facts: tuple[str, ...] = ()
+    features: Vector | None = None
+
+    @classmethod
+    def merge(cls, scenes: list[Scene], objects: tuple[SceneObject, ...] = ()) -> Scene:
+        """Several interpreters' partial scenes as one: objects by id (a later interpreter's version
+        of an object wins), relations, events, situations and facts concatenated without repeats,
+        feature vectors concatenated in interpreter order."""
+        if len(scenes) == 1 and not objects:
+            return scenes[0]
+        by_id: dict[int, SceneObject] = {o.id: o for o in objects}
+        relations: dict[tuple[int, str, int], Relation] = {}
+        events: list[Event] = []
+        situations: dict[str, None] = {}
+        facts: dict[str, None] = {}
+        features: list[np.ndarray] = []
+        for scene in scenes:
+            for obj in scene.objects:
+                by_id[obj.id] = obj
+            for rel in scene.relations:
+                relations[(rel.subject, rel.predicate, rel.object)] = rel
+            events.extend(e for e in scene.events if e not in events)
+            situations.update(dict.fromkeys(scene.situations))
+            facts.update(dict.fromkeys(scene.facts))
+            if scene.features is not None:
+                features.append(np.asarray(scene.features, dtype=np.float64).ravel())
+        return cls(
+            objects=tuple(by_id.values()),
+            relations=tuple(relations.values()),
+            events=tuple(events),
+            situations=tuple(situations),
+            facts=tuple(facts),
+            features=np.concatenate(features) if features else None,
+        )
+
+
+class Decision(_Message):
+    """What to do now: ``action`` (an env action or a named one), ``rationale`` in words naming the
+    facts it used, optional ``confidence``; ``plugin`` is filled in by the engine."""
+
+    action: Action
+    rationale: str = ""
+    confidence: Score | None = None
+    plugin: str | None = None
+    info: Meta = Field(default_factory=dict)
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _plain_python(cls, value: Any) -> Any:
+        # numpy scalars and arrays (what a network or env.action_space.sample() gives) become
+        # plain Python, so the union picks int for discrete and a tuple for continuous actions.
+        if isinstance(value, (np.generic, np.ndarray)):
+            value = value.tolist()
+        if isinstance(value, list):
+            value = tuple(value)
+        return value
+
+
+class Transition(_Message):
+    """One step of a closed loop: the observation the decision saw, the action taken, what came
+    back. ``terminated`` means the MDP ended (no bootstrapping); ``truncated`` means it was cut
+    (time limit), so a learner must still bootstrap from ``next_observation``."""
+
+    observation: Vector
+    action: Action
+    reward: float
+    next_observation: Vector
+    terminated: bool
+    truncated: bool
+    episode: Annotated[int, Field(ge=0)] = 0
+    step: Annotated[int, Field(ge=0)] = 0
+    env_index: Annotated[int, Field(ge=0)] = 0
+    info: Meta = Field(default_factory=dict)
+
+    _plain_action = field_validator("action", mode="before")(Decision._plain_python.__func__)
+
+
+class PluginFault(_Message):
+    """A plugin error that the stage's ``continue`` policy let the frame survive."""
+
+    stage: str
+    plugin: str
+    error: str
+    message: str
+
+
+class FrameRecord(_Message):
+    """Everything the engine knows about one frame once it has passed every stage: the record a
+    sink receives and the JSON Lines sink writes (without pixels)."""
+
+    frame: Frame
+    detections: tuple[Detection, ...] = ()
+    recognitions: tuple[Recognition, ...] = ()
+    scene: Scene | None = None
+    decision: Decision | None = None
+    transition: Transition | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    faults: tuple[PluginFault, ...] = ()
+
+    def objects(self) -> tuple[SceneObject, ...]:
+        """The scene objects: the scene's when interpretation ran, else built from the detections
+        and their best recognitions."""
+        if self.scene is not None and self.scene.objects:
+            return self.scene.objects
+        return build_objects(self.detections, self.recognitions)
+
+
+def build_objects(detections: tuple[Detection, ...] | list[Detection], recognitions: tuple[Recognition, ...] | list[Recognition]) -> tuple[SceneObject, ...]:
+    """Join detections with their best-scoring recognition (by detection index)."""
+    best: dict[int, Recognition] = {}
+    for rec in recognitions:
+        held = best.get(rec.detection)
+        if held is None or rec.score > held.score:
+            best[rec.detection] = rec
+    return tuple(SceneObject.from_detection(i, d, best.get(i)) for i, d in enumerate(detections))
+
+
+Stage = Literal["source", "detect", "recognize", "interpret", "decide", "sink"]
