@@ -1,5 +1,6 @@
 """Demos runnable with ``drid demo NAME``: each runs a real pipeline on data that installed
-packages ship and writes its outputs under ``out/``."""
+packages ship and writes its outputs under ``out/``. ``drid demo`` (what ``make demo`` runs)
+runs the ``MAIN`` demos in order."""
 
 from __future__ import annotations
 
@@ -12,6 +13,20 @@ from drid.demos.image import run_image_demo
 DEMOS: dict[str, Callable[..., int]] = {
     "image": run_image_demo,
 }
-DEFAULT_DEMO = "image"
+#: What ``drid demo`` with no name runs, in order.
+MAIN: list[str] = ["image"]
+DEFAULT_DEMO = "main"
 
-__all__ = ["DEFAULT_DEMO", "DEMOS", "Path"]
+
+def run_main(path: str | None = None, out: Path = Path("out"), max_frames: int | None = None) -> int:
+    """Every demo of ``MAIN`` in order; stops at the first that fails."""
+    for name in MAIN:
+        status = DEMOS[name](path=path, out=out, max_frames=max_frames)
+        if status != 0:
+            return status
+    return 0
+
+
+DEMOS["main"] = run_main
+
+__all__ = ["DEFAULT_DEMO", "DEMOS", "MAIN", "run_main"]
