@@ -19,7 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from drid.pipeline import hookspecs
 from drid.pipeline.config import PipelineConfig, PluginSpec, load_config
 from drid.pipeline.context import RunContext
-from drid.pipeline.errors import ConfigError, DridError, PluginLoadError, SourceError, StageError
+from drid.pipeline.errors import ConfigError, DridError, PluginLoadError, SourceError, StageError, close_matches
 from drid.pipeline.hookspecs import PROJECT, STAGE_HOOKS, hookimpl
 from drid.pipeline.registry import PluginInfo, Registry, default_registry, hooks_of, params_model_of
 from drid.pipeline.stats import PluginStats, RunSummary, StageStats
@@ -31,6 +31,16 @@ __all__ = ["Pipeline"]
 _POLICIES = ("fail", "skip", "continue")
 _EMPTY_SCENE = Scene()
 _END = object()
+
+
+class _Failure:
+    """Travels down the queues in frame order: frames before it are finished and written, the
+    error is raised when the consumer reaches it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 def _kebab(name: str) -> str:
@@ -100,39 +110,44 @@ class _FrameDropped(Exception):
 
 
 class _Stage:
-    """A stage: its plugins in config order, optional wrappers, one output type."""
+    """A stage: its plugins in config order, optional wrappers, one output type.
+
+    Without wrappers the engine calls each plugin's hook function itself (attribution, timing and
+    the error policy per plugin). With wrappers, pluggy runs the wrappers around one
+    ``_Contributor`` per plugin, so a wrapper receives one entry per plugin, in config order."""
 
     hook = ""
+    output_name = ""
     adapter: TypeAdapter[Any]
 
     def __init__(self, name: str, members: list[_Member], summary: RunSummary) -> None:
         self.name = name
         self.members = [m for m in members if not m.wrapper]
         self.wrappers = [m for m in members if m.wrapper]
-        self.outer: Any = None  # pluggy subset caller with the wrappers and the collector
+        self.outer: Any = None  # pluggy subset caller: the wrappers around the contributors
         self.current: _FrameState | None = None
         self.summary = summary
         self.stats = StageStats(name, plugins={m.name: m.stats for m in members})
 
     # -- one plugin, under its policy ------------------------------------------------------
-    def _invoke(self, member: _Member, state: _FrameState, kwargs: dict[str, Any]) -> Any:
+    def contribution(self, member: _Member, state: _FrameState, kwargs: dict[str, Any]) -> Any:
+        """One plugin's validated, attributed output, or ``None`` when it failed under
+        ``continue`` (``_FrameDropped``/``StageError`` under ``skip``/``fail``)."""
         t0 = time.perf_counter()
         member.stats.calls += 1
         try:
             value = self.adapter.validate_python(member.call(kwargs))
         except ValidationError as exc:
             self._fault(member.name, member.policy, state, f"returned an invalid {self.output_name}: {_first_error(exc)}", exc)
-            value = None
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
-            raise
-        except _FrameDropped:
+            return None
+        except (KeyboardInterrupt, SystemExit, GeneratorExit, _FrameDropped):
             raise
         except Exception as exc:
             self._fault(member.name, member.policy, state, exc, exc)
-            value = None
+            return None
         finally:
             member.stats.latency.record(time.perf_counter() - t0)
-        return value
+        return self.attribute(value, member)
 
     def _fault(self, plugin: str, policy: str, state: _FrameState, error: Any, exc: BaseException) -> None:
         member = self.stats.plugins.get(plugin)
@@ -157,51 +172,49 @@ class _Stage:
         try:
             kwargs = self.arguments(state)
             if self.outer is None:
-                result = self.collect(state, kwargs)
+                parts = [self.contribution(m, state, kwargs) for m in self.members]
             else:
-                self.current = state
-                for w in self.wrappers:
-                    w.stats.calls += 1
-                try:
-                    raw = self.outer(**kwargs)
-                except (StageError, _FrameDropped, KeyboardInterrupt):
-                    raise
-                except Exception as exc:
-                    self._fault(self._wrapper_names(), self.policy_of_wrappers(), state, exc, exc)
-                    raw = None
-                finally:
-                    self.current = None
-                result = self.unwrap(state, raw)
-            self.store(state, result)
+                parts = self._wrapped(state, kwargs)
+            self.store(state, self.combine(parts, kwargs))
         finally:
             dt = time.perf_counter() - t0
             self.stats.latency.record(dt)
             state.timings[self.name] = dt * 1e3
         self.stats.frames_out += 1
 
-    def _wrapper_names(self) -> str:
-        return "+".join(m.name for m in self.wrappers)
-
-    def policy_of_wrappers(self) -> str:
-        return self.wrappers[0].policy if self.wrappers else "fail"
-
-    def _validate_wrapped(self, state: _FrameState, value: Any) -> Any:
+    def _wrapped(self, state: _FrameState, kwargs: dict[str, Any]) -> list[Any]:
+        names = "+".join(m.name for m in self.wrappers)
+        policy = self.wrappers[0].policy
+        self.current = state
+        for w in self.wrappers:
+            w.stats.calls += 1
         try:
-            return self.adapter.validate_python(value)
+            raw = self.outer(**kwargs)
+        except (StageError, _FrameDropped, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            self._fault(names, policy, state, exc, exc)
+            return []
+        finally:
+            self.current = None
+        try:
+            return self.validate_wrapped(raw)
         except ValidationError as exc:
-            self._fault(self._wrapper_names(), self.policy_of_wrappers(), state, f"returned an invalid {self.output_name}: {_first_error(exc)}", exc)
-            return None
+            self._fault(names, policy, state, f"returned an invalid result for {self.hook}: {_first_error(exc)}", exc)
+            return []
 
     # stage-specific parts
-    output_name = ""
-
     def arguments(self, state: _FrameState) -> dict[str, Any]:
         raise NotImplementedError
 
-    def collect(self, state: _FrameState, kwargs: dict[str, Any]) -> Any:
+    def attribute(self, value: Any, member: _Member) -> Any:
         raise NotImplementedError
 
-    def unwrap(self, state: _FrameState, raw: Any) -> Any:
+    def validate_wrapped(self, raw: Any) -> list[Any]:
+        """What the wrappers returned, as validated parts (one per contributor)."""
+        raise NotImplementedError
+
+    def combine(self, parts: list[Any], kwargs: dict[str, Any]) -> Any:
         raise NotImplementedError
 
     def store(self, state: _FrameState, result: Any) -> None:
@@ -215,28 +228,21 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc + ': ' if loc else ''}{err.get('msg')} (got {got})"
 
 
-def _stamp(items: list[Any], name: str) -> list[Any]:
-    return [it if it.plugin == name else it.model_copy(update={"plugin": name}) for it in items]
-
-
 class _ListStage(_Stage):
     """detect and recognize: every plugin adds to one list."""
 
-    def collect(self, state: _FrameState, kwargs: dict[str, Any]) -> list[Any]:
-        out: list[Any] = []
-        for member in self.members:
-            value = self._invoke(member, state, kwargs)
-            if value:
-                value = _stamp(value, member.name)
-                member.stats.items += len(value)
-                out.extend(value)
-        return out
+    def attribute(self, value: list[Any], member: _Member) -> list[Any]:
+        name = member.name
+        member.stats.items += len(value)
+        return [it if it.plugin == name else it.model_copy(update={"plugin": name}) for it in value]
 
-    def unwrap(self, state: _FrameState, raw: Any) -> list[Any]:
-        if raw is None:
-            return []
-        flat = [item for part in raw for item in (part if isinstance(part, list) else [part])]
-        return self._validate_wrapped(state, flat) or []
+    def validate_wrapped(self, raw: Any) -> list[Any]:
+        return [self.adapter.validate_python(part) for part in raw or []]
+
+    def combine(self, parts: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+        if len(parts) == 1:
+            return parts[0] or []
+        return [item for part in parts if part for item in part]
 
 
 class _DetectStage(_ListStage):
@@ -279,18 +285,15 @@ class _InterpretStage(_Stage):
     def arguments(self, state: _FrameState) -> dict[str, Any]:
         return {"frame": state.frame, "objects": list(build_objects(state.detections, state.recognitions))}
 
-    def collect(self, state: _FrameState, kwargs: dict[str, Any]) -> Scene:
-        scenes = []
-        for member in self.members:
-            value = self._invoke(member, state, kwargs)
-            if value is not None:
-                member.stats.items += 1
-                scenes.append(value)
-        return Scene.merge(scenes, objects=tuple(kwargs["objects"]))
+    def attribute(self, value: Scene, member: _Member) -> Scene:
+        member.stats.items += 1
+        return value
 
-    def unwrap(self, state: _FrameState, raw: Any) -> Scene:
-        scenes = [s for s in (self._validate_wrapped(state, part) for part in (raw or [])) if s is not None]
-        return Scene.merge(scenes) if scenes else _EMPTY_SCENE
+    def validate_wrapped(self, raw: Any) -> list[Any]:
+        return [self.adapter.validate_python(part) for part in raw or []]
+
+    def combine(self, parts: list[Any], kwargs: dict[str, Any]) -> Scene:
+        return Scene.merge([p for p in parts if p is not None], objects=tuple(kwargs["objects"]))
 
     def store(self, state: _FrameState, result: Scene) -> None:
         state.scene = result
@@ -304,16 +307,15 @@ class _DecideStage(_Stage):
     def arguments(self, state: _FrameState) -> dict[str, Any]:
         return {"frame": state.frame, "scene": state.scene if state.scene is not None else _EMPTY_SCENE}
 
-    def collect(self, state: _FrameState, kwargs: dict[str, Any]) -> Decision | None:
-        for member in self.members:
-            value = self._invoke(member, state, kwargs)
-            if value is not None:
-                member.stats.items += 1
-                return value if value.plugin == member.name else value.model_copy(update={"plugin": member.name})
-        return None
+    def attribute(self, value: Decision, member: _Member) -> Decision:
+        member.stats.items += 1
+        return value if value.plugin == member.name else value.model_copy(update={"plugin": member.name})
 
-    def unwrap(self, state: _FrameState, raw: Any) -> Decision | None:
-        return None if raw is None else self._validate_wrapped(state, raw)
+    def validate_wrapped(self, raw: Any) -> list[Any]:
+        return [] if raw is None else [self.adapter.validate_python(raw)]
+
+    def combine(self, parts: list[Any], kwargs: dict[str, Any]) -> Decision | None:
+        return next((p for p in parts if p is not None), None)
 
     def store(self, state: _FrameState, result: Decision | None) -> None:
         state.decision = result
@@ -327,33 +329,37 @@ _STAGE_TYPES: dict[str, type[_Stage]] = {
 }
 
 
-class _Collector:
-    """The engine's own plugin: when a stage has wrappers, pluggy calls the wrappers around this
-    collector, which runs the stage's plugins one by one with attribution."""
+class _Contributor:
+    """Stands in for one plugin of a wrapped stage inside pluggy's call, so that wrappers see one
+    result per plugin while the engine still times, validates and attributes each of them."""
 
-    def __init__(self, stages: dict[str, _Stage]) -> None:
-        self._stages = stages
+    def __init__(self, stage: _Stage, member: _Member) -> None:
+        self.stage = stage
+        self.member = member
 
-    def _collect(self, hook: str, kwargs: dict[str, Any]) -> Any:
-        stage = self._stages[hook]
-        assert stage.current is not None
-        return stage.collect(stage.current, kwargs)
+    def _part(self, kwargs: dict[str, Any]) -> Any:
+        state = self.stage.current
+        assert state is not None
+        value = self.stage.contribution(self.member, state, kwargs)
+        if value is None and self.stage.hook in ("drid_detect", "drid_recognize"):
+            return []  # keep one entry per plugin (pluggy leaves out None results)
+        return value
 
     @hookimpl
     def drid_detect(self, frame: Frame) -> Any:
-        return self._collect("drid_detect", {"frame": frame})
+        return self._part({"frame": frame})
 
     @hookimpl
     def drid_recognize(self, frame: Frame, detections: list[Detection]) -> Any:
-        return self._collect("drid_recognize", {"frame": frame, "detections": detections})
+        return self._part({"frame": frame, "detections": detections})
 
     @hookimpl
     def drid_interpret(self, frame: Frame, objects: list[Any]) -> Any:
-        return self._collect("drid_interpret", {"frame": frame, "objects": objects})
+        return self._part({"frame": frame, "objects": objects})
 
     @hookimpl
     def drid_decide(self, frame: Frame, scene: Scene) -> Any:
-        return self._collect("drid_decide", {"frame": frame, "scene": scene})
+        return self._part({"frame": frame, "scene": scene})
 
 
 class Pipeline:
@@ -435,7 +441,6 @@ class Pipeline:
         for sink in self.sinks:
             sink.bind(self.pm, "drid_write")
         self.stages: list[_Stage] = []
-        by_hook: dict[str, _Stage] = {}
         for stage_name, hook in STAGE_HOOKS.items():
             if not members[stage_name]:
                 continue
@@ -443,16 +448,18 @@ class Pipeline:
                 m.bind(self.pm, hook)
             stage = _STAGE_TYPES[stage_name](stage_name, members[stage_name], self.summary)
             self.stages.append(stage)
-            by_hook[hook] = stage
         self._learners = [(m, f) for m in members["decide"] if (f := self._optional_hook(m, "drid_learn")) is not None]
-        if any(s.wrappers for s in self.stages):
-            collector = _Collector(by_hook)
-            self.pm.register(collector, name="drid-engine")
-            for stage in self.stages:
-                if stage.wrappers:
-                    keep = {id(w.instance) for w in stage.wrappers} | {id(collector)}
-                    remove = [p for p in self.pm.get_plugins() if id(p) not in keep]
-                    stage.outer = self.pm.subset_hook_caller(stage.hook, remove_plugins=remove)
+        for stage in self.stages:
+            if not stage.wrappers:
+                continue
+            # pluggy calls the most recently registered implementation first: register the
+            # contributors in reverse so that results come in config order.
+            contributors = [_Contributor(stage, m) for m in stage.members]
+            for c in reversed(contributors):
+                self.pm.register(c, name=f"drid-engine:{stage.name}:{c.member.name}")
+            keep = {id(w.instance) for w in stage.wrappers} | {id(c) for c in contributors}
+            remove = [p for p in self.pm.get_plugins() if id(p) not in keep]
+            stage.outer = self.pm.subset_hook_caller(stage.hook, remove_plugins=remove)
         self._members_in_start_order = [self.source, *(m for s in self.stages for m in (*s.wrappers, *s.members)), *self.sinks]
         self._source_stats = StageStats("source", plugins={self.source.name: self.source.stats})
         self._sink_stats = StageStats("sink", plugins={m.name: m.stats for m in self.sinks})
@@ -653,14 +660,12 @@ class Pipeline:
                     state = run.next()
                     if state is None:
                         break
-                    record = self._finish(state)
-                except KeyboardInterrupt:
+                    yield self._finish(state)
+                except KeyboardInterrupt:  # raised in a stage, a sink, or the caller's loop body
                     if self.summary.interrupted:
                         raise
                     self.summary.interrupted = True
                     run.interrupt()
-                    continue
-                yield record
         except DridError as exc:
             self.summary.error = str(exc)
             raise
@@ -789,6 +794,10 @@ def _check_role(cls_or_obj: Any, name: str, stage: str, path: str, where: str) -
 
     roles = roles_of(cls_or_obj)
     hooks = hooks_of(cls_or_obj)
+    known = [n for n in dir(hookspecs) if n.startswith("drid_")]
+    for hook in hooks:
+        if hook not in known:
+            raise ConfigError(f"plugin '{name}' implements unknown hook '{hook}'{close_matches(hook, known) or ''}", path=path, where=where)
     wanted = {"source": "drid_frames", "sink": "drid_write", **STAGE_HOOKS}[stage]
     if wanted not in hooks:
         can = ", ".join(roles) or "nothing (no hooks)"
@@ -853,10 +862,12 @@ class _ConcurrentRun:
         for t in self.threads:
             t.start()
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, q_out: queue.Queue[Any], exc: BaseException) -> None:
+        """Stop reading and send the error downstream after the frames already finished."""
+        self.stop_source.set()
         if self.error is None:
             self.error = exc
-        self.abort.set()
+        self._put(q_out, _Failure(exc))
 
     def _put(self, q: queue.Queue[Any], item: Any) -> bool:
         while not self.abort.is_set():
@@ -902,12 +913,13 @@ class _ConcurrentRun:
                 elif not self._put(q, state):
                     break
         except BaseException as exc:
-            self._fail(exc)
+            self._fail(q, exc)
         finally:
             pipe._close_iterator()
             self._put(q, _END)
 
     def _stage_worker(self, stage: _Stage, q_in: queue.Queue[Any], q_out: queue.Queue[Any]) -> None:
+        failed = False  # once a failure passed through, later frames are not worked on
         while True:
             item = self._get(q_in)
             if item is None:
@@ -915,6 +927,14 @@ class _ConcurrentRun:
             if item is _END:
                 self._put(q_out, _END)
                 return
+            if isinstance(item, _Failure):
+                # pass the failure on; frames behind it will not be written (counted at shutdown)
+                failed = True
+                if not self._put(q_out, item):
+                    return
+                continue
+            if failed:
+                continue
             try:
                 stage.run(item)
             except _FrameDropped:
@@ -922,16 +942,18 @@ class _ConcurrentRun:
             except BaseException as exc:
                 if isinstance(exc, StageError):
                     self.pipe.summary.drop("run failed on this frame")
-                self._fail(exc)
-                return
+                self._fail(q_out, exc)
+                failed = True
+                continue
             if not self._put(q_out, item):
                 return
 
     def next(self) -> _FrameState | None:
         item = self._get(self.queues[-1])
+        if isinstance(item, _Failure):
+            self.abort.set()
+            raise item.error
         if item is None or item is _END:
-            if self.error is not None:
-                raise self.error
             return None
         return item
 

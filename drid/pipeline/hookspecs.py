@@ -19,9 +19,11 @@ Rules that hold for every hook:
 * In concurrent mode each stage runs in its own thread: a plugin instance is only ever called
   from one thread at a time, but not always the same one. ``drid_start`` and ``drid_stop`` run on
   the caller's thread.
-* Stage hooks may also be ``@hookimpl(wrapper=True)``: the wrapper sees the whole stage's
-  collected result (a list with one entry per contributing plugin) and may replace it — the place
-  for cross-cutting concerns such as tracking or tracing.
+* Stage hooks may also be ``@hookimpl(wrapper=True)`` (list the wrapper under the stage like any
+  plugin): ``result = yield`` gives the stage's collected result, one entry per contributing
+  plugin in config order (for ``drid_detect`` a list of lists of ``Detection``, for
+  ``drid_decide`` the first decision), already validated and attributed; return the replacement
+  in the same shape. The place for cross-cutting concerns such as tracking or tracing.
 """
 
 from __future__ import annotations

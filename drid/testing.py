@@ -1,0 +1,144 @@
+"""Test doubles that ship with drid, for plugin authors' tests and ours.
+
+* :class:`ListSource` — frames you give it (optionally "live", so drop policies apply).
+* :class:`SyntheticSource` — ``n`` generated frames with a moving square; no files needed.
+* :class:`CollectSink` — keeps every record it is given and whether it was stopped.
+* :class:`CounterWorld` — a tiny deterministic closed-loop source: reward is the action taken,
+  the observation counts steps, episodes end after ``episode_length`` steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from drid.pipeline.context import RunContext, RunSummary
+from drid.pipeline.hookspecs import hookimpl
+from drid.plugins._media import Sized
+from drid.schemas import Decision, Frame, FrameRecord, Transition
+
+__all__ = ["CollectSink", "CounterWorld", "ListSource", "SyntheticSource"]
+
+
+class ListSource:
+    """Yields the frames it was given, in order."""
+
+    drid_name = "list-source"
+
+    def __init__(self, frames: Iterable[Frame], live: bool = False, delay: float = 0.0) -> None:
+        self.frames = list(frames)
+        self.live = live
+        self.delay = delay
+
+    @hookimpl
+    def drid_frames(self) -> Sized[Frame]:
+        def gen() -> Iterator[Frame]:
+            for f in self.frames:
+                if self.delay:
+                    time.sleep(self.delay)
+                yield f
+
+        return Sized(gen, len(self.frames))
+
+
+class SyntheticSource:
+    """``n`` frames of ``height``×``width`` with a bright square moving left to right."""
+
+    drid_name = "synthetic"
+
+    def __init__(self, n: int = 100, width: int = 64, height: int = 48, live: bool = False, delay: float = 0.0, source: str = "synthetic") -> None:
+        self.n = n
+        self.width = width
+        self.height = height
+        self.live = live
+        self.delay = delay
+        self.source = source
+
+    def frame(self, i: int) -> Frame:
+        image = np.zeros((self.height, self.width, 3), dtype=np.uint8)
+        side = max(2, min(self.width, self.height) // 4)
+        x = (i * 2) % max(1, self.width - side)
+        y = (self.height - side) // 2
+        image[y : y + side, x : x + side] = 255
+        return Frame(index=i, timestamp=i / 30.0, source=self.source, image=image)
+
+    @hookimpl
+    def drid_frames(self) -> Sized[Frame]:
+        def gen() -> Iterator[Frame]:
+            for i in range(self.n):
+                if self.delay:
+                    time.sleep(self.delay)
+                yield self.frame(i)
+
+        return Sized(gen, self.n)
+
+
+class CollectSink:
+    """Keeps every record; ``started``/``stopped`` tell whether the lifecycle ran."""
+
+    drid_name = "collect"
+
+    def __init__(self) -> None:
+        self.records: list[FrameRecord] = []
+        self.started = False
+        self.stopped = False
+        self.summary: RunSummary | None = None
+
+    @hookimpl
+    def drid_start(self, context: RunContext) -> None:
+        self.started = True
+
+    @hookimpl
+    def drid_write(self, record: FrameRecord) -> None:
+        self.records.append(record)
+
+    @hookimpl
+    def drid_stop(self, summary: RunSummary) -> None:
+        self.stopped = True
+        self.summary = summary
+
+
+class CounterWorld:
+    """A closed-loop source: observation ``[step]``, reward = the action (a number), episodes
+    of ``episode_length`` steps ended by truncation; every applied action is logged."""
+
+    drid_name = "counter-world"
+
+    def __init__(self, steps: int = 10, episode_length: int = 4) -> None:
+        self.steps = steps
+        self.episode_length = episode_length
+        self.actions: list[object] = []
+        self._t = 0
+        self._episode = 0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([float(self._t)], dtype=np.float32)
+
+    @hookimpl
+    def drid_frames(self) -> Iterator[Frame]:
+        for i in range(self.steps):
+            yield Frame(index=i, timestamp=float(i), source="counter-world", observation=self._obs(), meta={"episode": self._episode})
+
+    @hookimpl
+    def drid_act(self, frame: Frame, decision: Decision | None) -> Transition:
+        action = decision.action if decision is not None else 0
+        self.actions.append(action)
+        obs = self._obs()
+        self._t += 1
+        truncated = self._t >= self.episode_length
+        transition = Transition(
+            observation=obs,
+            action=action,
+            reward=float(action) if isinstance(action, (int, float)) else 0.0,
+            next_observation=self._obs(),
+            terminated=False,
+            truncated=truncated,
+            episode=self._episode,
+            step=self._t,
+        )
+        if truncated:
+            self._t = 0
+            self._episode += 1
+        return transition
