@@ -187,7 +187,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
     names = args.names or list(MESSAGES)
     for name in names:
         if name not in MESSAGES:
-            raise ConfigError(f"unknown message '{name}'{close_matches(name, MESSAGES) or ''} (messages: {', '.join(MESSAGES)})", path="schema")
+            hint = close_matches(name, MESSAGES) or " (messages: " + ", ".join(MESSAGES) + ")"
+            raise ConfigError(f"unknown message '{name}'{hint}", path="schema")
     doc = {name: MESSAGES[name].model_json_schema() for name in names}
     print(json.dumps(doc if len(names) > 1 else doc[names[0]], indent=args.indent))
     return 0

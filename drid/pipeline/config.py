@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from drid.pipeline.errors import ConfigError, close_matches
 from drid.pipeline.registry import validation_message
@@ -84,6 +84,12 @@ class PipelineConfig(BaseModel):
     engine: EngineConfig = Field(default_factory=EngineConfig)
 
     _lists = field_validator("detect", "recognize", "interpret", "sinks", mode="before")(_as_list)
+    #: The file this config was read from ("" when built in code): errors name it.
+    _where: str = PrivateAttr(default="")
+
+    @property
+    def where(self) -> str:
+        return self._where
 
     @classmethod
     def parse(cls, data: Any, *, where: str = "") -> PipelineConfig:
@@ -96,7 +102,9 @@ class PipelineConfig(BaseModel):
                 hint = close_matches(str(key), known) or f" (keys: {', '.join(known)})"
                 raise ConfigError(f"unknown key{hint}", path=str(key), where=where)
         try:
-            return cls.model_validate(data)
+            config = cls.model_validate(data)
+            config._where = where
+            return config
         except ValidationError as exc:
             err = exc.errors()[0]
             loc, msg = validation_message(err)

@@ -3,6 +3,7 @@ its own thread with bounded queues, every output validated once and attributed t
 
 from __future__ import annotations
 
+import copy
 import inspect
 import itertools
 import queue
@@ -17,7 +18,7 @@ import pluggy
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from drid.pipeline import hookspecs
-from drid.pipeline.config import PipelineConfig, PluginSpec, load_config
+from drid.pipeline.config import PipelineConfig, PluginSpec, apply_overrides, load_config
 from drid.pipeline.context import RunContext
 from drid.pipeline.errors import ConfigError, DridError, PluginLoadError, SourceError, StageError, close_matches
 from drid.pipeline.hookspecs import PROJECT, STAGE_HOOKS, hookimpl
@@ -486,9 +487,8 @@ class Pipeline:
             where = str(config)
             config = load_config(config, overrides)
         elif isinstance(config, dict):
-            from drid.pipeline.config import apply_overrides
-
-            config = PipelineConfig.parse(apply_overrides(dict(config), overrides or []))
+            config = PipelineConfig.parse(apply_overrides(copy.deepcopy(config), overrides or []))
+        where = where or config.where
         eng = config.engine
         return cls(
             source=config.source,
