@@ -12,7 +12,7 @@ import time
 import pytest
 
 from drid.cli import main
-from tests.conftest import ROOT
+from conftest import ROOT
 
 
 def cli(capsys, *args):

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from drid.pipeline import hookspecs
-from tests.conftest import ROOT
+from conftest import ROOT
 
 HOOKS = sorted(n for n, f in vars(hookspecs).items() if n.startswith("drid_") and callable(f))
 DOCS = (ROOT / "docs" / "plugins.md").read_text()

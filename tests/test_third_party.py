@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from conftest import ROOT
 
 EXAMPLE = ROOT / "examples" / "drid-plugin-example"
 DRID = [sys.executable, "-m", "drid.cli"]
