@@ -435,3 +435,20 @@ def test_recognition_must_point_at_an_existing_detection():
     pipe = Pipeline(source=SyntheticSource(n=2), detect=[BrightSquare()], recognize=[OffByOne()])
     with pytest.raises(StageError, match="refers to detection 1 but the frame has 1"):
         pipe.run()
+
+
+def test_latency_histogram_percentiles_bound_the_true_values():
+    import random
+
+    from drid.pipeline.stats import LatencyHistogram
+
+    rng = random.Random(1)
+    values = sorted(rng.lognormvariate(-7, 1.5) for _ in range(20_000))
+    h = LatencyHistogram()
+    for v in values:
+        h.record(v)
+    assert h.count == 20_000 and h.maximum == values[-1] and h.minimum == values[0]
+    for q in (50, 90, 99):
+        true = values[int(len(values) * q / 100) - 1]
+        assert true <= h.percentile(q) <= true * 1.25  # never under-reports; one bucket at most
+    assert h.percentile(100) == values[-1]

@@ -16,7 +16,8 @@ _N_BUCKETS = 30 * _BUCKETS_PER_OCTAVE  # up to ~100 s
 
 
 class LatencyHistogram:
-    """Log-bucketed latencies (quarter-octave buckets from 0.1 µs to ~100 s, ≤ 19 % bucket width),
+    """Log-bucketed latencies (four buckets per octave, linear within it, from 0.1 µs to ~100 s;
+    a bucket is at most 25 % wide),
     with exact count, sum, min and max. Cheap enough for every call of every plugin."""
 
     __slots__ = ("buckets", "count", "total", "minimum", "maximum")
@@ -37,12 +38,19 @@ class LatencyHistogram:
             self.maximum = seconds
         if seconds <= _FLOOR_S:
             self.buckets[0] += 1
-        else:
-            self.buckets[min(_N_BUCKETS, 1 + int(math.log2(seconds / _FLOOR_S) * _BUCKETS_PER_OCTAVE))] += 1
+            return
+        # frexp instead of log2: the octave is the exponent, the quarter comes from the mantissa
+        # (in [0.5, 1)); the bucket's upper edge is then within one quarter-octave of the value.
+        mantissa, exponent = math.frexp(seconds / _FLOOR_S)
+        bucket = 1 + (exponent - 1) * _BUCKETS_PER_OCTAVE + int((mantissa - 0.5) * 2 * _BUCKETS_PER_OCTAVE)
+        self.buckets[bucket if bucket < _N_BUCKETS else _N_BUCKETS] += 1
 
     @staticmethod
     def _upper_edge(bucket: int) -> float:
-        return _FLOOR_S * 2 ** (bucket / _BUCKETS_PER_OCTAVE)
+        if bucket == 0:
+            return _FLOOR_S
+        octave, quarter = divmod(bucket - 1, _BUCKETS_PER_OCTAVE)
+        return _FLOOR_S * 2**octave * (1 + (quarter + 1) / _BUCKETS_PER_OCTAVE)
 
     def percentile(self, q: float) -> float:
         """The ``q``-th percentile (0–100) in seconds: the upper edge of the bucket holding it,

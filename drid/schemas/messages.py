@@ -170,8 +170,14 @@ class Scene(_Message):
         """Several interpreters' partial scenes as one: objects by id (a later interpreter's version
         of an object wins), relations, events, situations and facts concatenated without repeats,
         feature vectors concatenated in interpreter order."""
-        if len(scenes) == 1 and not objects:
-            return scenes[0]
+        if len(scenes) == 1:
+            only = scenes[0]
+            if not objects or objects == only.objects:
+                return only
+            if not only.objects:  # the common case: one interpreter that left objects to us
+                return only.model_copy(update={"objects": tuple(objects)})
+        elif not scenes:
+            return cls(objects=tuple(objects))
         by_id: dict[int, SceneObject] = {o.id: o for o in objects}
         relations: dict[tuple[int, str, int], Relation] = {}
         events: list[Event] = []
