@@ -1,0 +1,77 @@
+"""Facts in words, told as a narration: each fact has a topic (what it is about) and is said when
+its topic is new, when what it says about the topic changes (``person 3 is walking left`` after
+``… walking right``), or again after ``repeat_after`` seconds while it still holds — never every
+frame. Events (``appeared``, ``crossed_line``…) are said once, when they happen."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+__all__ = ["Narrator", "count_phrase", "motion_verb", "name_of", "plural"]
+
+_IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "children", "bus": "buses", "mouse": "mice"}
+
+
+def plural(label: str) -> str:
+    if label in _IRREGULAR:
+        return _IRREGULAR[label]
+    if label.endswith(("s", "x", "ch", "sh")):
+        return label + "es"
+    return label + "s"
+
+
+def count_phrase(n: int, label: str) -> str:
+    """``1 person``, ``2 people``, ``no cars``."""
+    if n == 0:
+        return f"no {plural(label)}"
+    return f"{n} {label if n == 1 else plural(label)}"
+
+
+def name_of(label: str, oid: int, landmark: bool = False) -> str:
+    """How a fact refers to an object: ``person 3``, or ``the table`` for a landmark."""
+    return f"the {label}" if landmark else f"{label} {oid}"
+
+
+def motion_verb(label: str, speed_mps: float | None) -> str:
+    """``walking``/``running`` for people, ``driving`` for vehicles, else ``moving``."""
+    if label in ("person", "pedestrian", "people"):
+        return "running" if speed_mps is not None and speed_mps > 2.5 else "walking"
+    if label in ("car", "truck", "bus", "vehicle", "van", "motorbike", "motorcycle"):
+        return "driving"
+    return "moving"
+
+
+class Narrator:
+    """Deduplicates facts over time. ``state(topic, gist, text, t)`` is for conditions that hold
+    over time: ``text`` is said when the topic is new, its ``gist`` changed, or ``repeat_after``
+    seconds passed since it was last said. ``event(text)`` is for one-off happenings.
+    :meth:`flush` returns the frame's facts; a topic not held for ``grace`` seconds is forgotten,
+    so a condition that ends and later comes back is told again, but a one-frame flicker is not."""
+
+    def __init__(self, repeat_after: float | None = 10.0, grace: float = 1.0) -> None:
+        self.repeat_after = repeat_after
+        self.grace = grace
+        self._said: dict[Hashable, list] = {}  # topic → [gist, time said, time last held]
+        self._out: list[str] = []
+
+    def state(self, topic: Hashable, gist: Hashable, text: str, t: float) -> None:
+        last = self._said.get(topic)
+        if last is None or last[0] != gist or (self.repeat_after is not None and t - last[1] >= self.repeat_after):
+            self._said[topic] = [gist, t, t]
+            self._out.append(text)
+        else:
+            last[2] = t
+
+    def knows(self, topic: Hashable) -> bool:
+        """Whether ``topic`` was said and still holds (within ``grace``)."""
+        return topic in self._said
+
+    def event(self, text: str) -> None:
+        self._out.append(text)
+
+    def flush(self, t: float) -> tuple[str, ...]:
+        for topic in [k for k, v in self._said.items() if t - v[2] > self.grace]:
+            del self._said[topic]
+        out = tuple(dict.fromkeys(self._out))
+        self._out.clear()
+        return out

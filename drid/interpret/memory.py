@@ -1,0 +1,191 @@
+"""Temporal context: a bounded memory of each track's recent positions, from which come
+confirmation (a track counts only after ``min_frames`` sightings), appearance and departure,
+motion (moving / stationary with hysteresis, speed and heading in px/s and, calibrated, in m/s and
+km/h), time since first seen, and whether one object is approaching another or moving away.
+
+Speeds are least-squares slopes of the track's anchor point over the last ``window`` seconds, so
+a box that jitters by a few pixels does not look like it moves. A track missing from a frame is
+not gone: it ``left`` only after ``forget_after`` seconds without a sighting (flicker-proof).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from drid.interpret.calibration import Calibration
+from drid.interpret.zones import Anchor, anchor_points
+from drid.schemas import Event, SceneObject
+
+__all__ = ["Motion", "TemporalParams", "Track", "TrackMemory", "heading_word"]
+
+
+class TemporalParams(BaseModel):
+    """How tracks are remembered and judged."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_frames: int = Field(default=3, ge=1, description="sightings before a track counts (appears, moves, enters zones)")
+    forget_after: float = Field(default=1.0, gt=0, description="seconds without a sighting before a track has left")
+    window: float = Field(default=1.0, gt=0, description="seconds of history used for speed and heading")
+    max_history: int = Field(default=64, ge=2, description="positions kept per track at most (bounds memory)")
+    moving_speed: float = Field(default=0.3, gt=0, description="moving above this speed, in object sizes (√area) per second")
+    stopping_speed: float = Field(default=0.15, ge=0, description="stationary again below this speed (object sizes/s); hysteresis")
+    approach_fraction: float = Field(default=0.6, gt=0, le=1, description="approaching when this share of the speed points at the other object")
+    approach_range: float | None = Field(default=10.0, gt=0, description="approaching/moving_away only towards objects within this many object sizes (null: any)")
+    anchor: Anchor = Field(default="bottom", description="the point of a box whose motion is measured (bottom: where it meets the ground)")
+
+
+@dataclass
+class Motion:
+    """A track's motion now: velocity in px/s (image axes), speed, heading in degrees
+    (0 = rightwards, 90 = up the image), and the same speed in m/s when calibrated."""
+
+    vx: float = 0.0
+    vy: float = 0.0
+    speed: float = 0.0
+    heading: float = 0.0
+    speed_mps: float | None = None
+    moving: bool = False
+
+
+@dataclass
+class Track:
+    id: int
+    label: str
+    first_seen: float
+    last_seen: float
+    box: tuple[float, float, float, float]
+    sightings: int = 1
+    confirmed: bool = False
+    history: deque[tuple[float, float, float]] = field(default_factory=deque)  # (t, x, y) of the anchor
+    ground: deque[tuple[float, float]] = field(default_factory=deque)  # metres, parallel to history
+    motion: Motion = field(default_factory=Motion)
+
+    @property
+    def size(self) -> float:
+        x1, y1, x2, y2 = self.box
+        return max(math.sqrt(max(x2 - x1, 0.0) * max(y2 - y1, 0.0)), 1.0)
+
+    def age(self, t: float) -> float:
+        return t - self.first_seen
+
+
+def heading_word(heading: float) -> str:
+    """A heading in degrees (0 right, 90 up the image) as a word: right, up-right, up, …"""
+    words = ("right", "up-right", "up", "up-left", "left", "down-left", "down", "down-right")
+    return words[int(((heading % 360) + 22.5) // 45) % 8]
+
+
+def _slope(t: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Least-squares slope of each column of ``v`` against ``t``."""
+    tc = t - t.mean()
+    denom = float(tc @ tc)
+    if denom <= 0:
+        return np.zeros(v.shape[1])
+    return (tc @ (v - v.mean(axis=0))) / denom
+
+
+class TrackMemory:
+    """Per-track state over a bounded window. Call :meth:`update` once per frame, in order."""
+
+    def __init__(self, params: TemporalParams = TemporalParams(), calibration: Calibration | None = None) -> None:
+        self.params = params
+        self.calibration = calibration
+        self.tracks: dict[int, Track] = {}
+
+    def update(self, t: float, objects: Sequence[SceneObject]) -> list[Event]:
+        """Feed the tracked objects of the frame at time ``t``; returns ``appeared``, ``left``,
+        ``started_moving`` and ``stopped`` events of confirmed tracks."""
+        p = self.params
+        events: list[Event] = []
+        tracked = [o for o in objects if o.track_id is not None]
+        if tracked:
+            boxes = np.array([o.box.as_xyxy() for o in tracked], dtype=np.float64)
+            anchors = anchor_points(boxes, p.anchor)
+            ground = self.calibration.to_ground(anchors) if self.calibration is not None else None
+        for k, obj in enumerate(tracked):
+            track = self.tracks.get(obj.id)
+            box = tuple(float(v) for v in boxes[k])
+            if track is None:
+                track = self.tracks[obj.id] = Track(obj.id, obj.label, t, t, box, history=deque(maxlen=p.max_history), ground=deque(maxlen=p.max_history))  # type: ignore[arg-type]
+            else:
+                track.sightings += 1
+                track.last_seen, track.box, track.label = t, box, obj.label  # type: ignore[assignment]
+            track.history.append((t, float(anchors[k, 0]), float(anchors[k, 1])))
+            if ground is not None:
+                track.ground.append((float(ground[k, 0]), float(ground[k, 1])))
+            while track.history and track.history[0][0] < t - p.window - 1e-9:
+                track.history.popleft()
+                if track.ground:
+                    track.ground.popleft()
+            was_moving = track.motion.moving
+            track.motion = self._motion(track, obj)
+            if not track.confirmed and track.sightings >= p.min_frames:
+                track.confirmed = True
+                events.append(Event(name="appeared", objects=(track.id,), data={"label": track.label}))
+            elif track.confirmed and track.motion.moving != was_moving:
+                events.append(Event(name="started_moving" if track.motion.moving else "stopped", objects=(track.id,), data={"label": track.label}))
+        for oid in [oid for oid, tr in self.tracks.items() if t - tr.last_seen > p.forget_after]:
+            track = self.tracks.pop(oid)
+            if track.confirmed:
+                events.append(Event(name="left", objects=(oid,), data={"label": track.label, "seen_s": round(track.last_seen - track.first_seen, 3)}))
+        return events
+
+    def _motion(self, track: Track, obj: SceneObject) -> Motion:
+        p = self.params
+        hist = np.asarray(track.history, dtype=np.float64)
+        if len(hist) >= 2 and hist[-1, 0] > hist[0, 0]:
+            vx, vy = (float(v) for v in _slope(hist[:, 0], hist[:, 1:3]))
+        elif obj.velocity is not None:  # too little history: trust the tracker's estimate
+            vx, vy = obj.velocity
+        else:
+            vx = vy = 0.0
+        speed = math.hypot(vx, vy)
+        speed_mps = None
+        if self.calibration is not None and len(track.ground) >= 2 and hist[-1, 0] > hist[0, 0]:
+            g = np.asarray(track.ground, dtype=np.float64)
+            gvx, gvy = _slope(hist[-len(g):, 0], g)
+            speed_mps = float(math.hypot(gvx, gvy))
+        relative = speed / track.size
+        moving = relative > p.moving_speed if not track.motion.moving else relative > p.stopping_speed
+        heading = math.degrees(math.atan2(-vy, vx)) % 360.0
+        return Motion(vx, vy, speed, heading, speed_mps, moving)
+
+    def confirmed(self, oid: int) -> Track | None:
+        track = self.tracks.get(oid)
+        return track if track is not None and track.confirmed else None
+
+    def approach(self, subjects: Sequence[int], boxes: np.ndarray, ids: Sequence[int]) -> list[tuple[int, str, int, float]]:
+        """``approaching`` / ``moving_away`` relations from each moving confirmed track in
+        ``subjects`` to every object of ``ids`` (boxes ``N×4``), by object index: the share of the
+        subject's velocity that points at the other object's centre decides, and is the confidence."""
+        p = self.params
+        movers = [(k, self.tracks[ids[k]]) for k in subjects if self.tracks[ids[k]].motion.moving]
+        if not movers or len(ids) < 2:
+            return []
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        centres = np.c_[(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2]
+        sizes = np.maximum(np.sqrt(np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)), 1.0)
+        rows = np.array([k for k, _ in movers])
+        vel = np.array([[tr.motion.vx, tr.motion.vy] for _, tr in movers])
+        speed = np.array([tr.motion.speed for _, tr in movers])
+        offset = centres[None, :, :] - centres[rows][:, None, :]
+        dist = np.hypot(offset[..., 0], offset[..., 1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(dist > 0, (offset @ vel[:, :, None])[..., 0] / (dist * speed[:, None]), 0.0)
+        ok = np.ones_like(dist, dtype=bool)
+        ok[np.arange(len(rows)), rows] = False
+        if p.approach_range is not None:
+            scale = (sizes[rows][:, None] + sizes[None, :]) / 2
+            ok &= dist <= p.approach_range * scale
+        out = []
+        for r, j in zip(*np.nonzero(ok & (np.abs(share) >= p.approach_fraction))):
+            s = float(share[r, j])
+            out.append((int(rows[r]), "approaching" if s > 0 else "moving_away", int(j), min(abs(s), 1.0)))
+        return out

@@ -1,0 +1,234 @@
+"""Polygon zones (entered, exited, dwell time, occupancy) and counting lines (crossings by
+direction) for tracked objects, declared in a pipeline config.
+
+Both follow one anchor point of each box (``anchor``: ``bottom`` — the feet or the wheels, the
+point on the ground — ``center``, ``top``, ``left``, ``right`` or a corner such as
+``bottom-left``). Both are debounced: a change (inside ↔ outside, one side of a line → the other)
+counts only once the anchor has stayed on its new side for ``confirm_frames`` frames, and a line
+has a dead band of ``margin`` pixels on either side where the side does not change at all. A box
+jittering on a line or on a zone border therefore never produces a burst of events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from drid.schemas import Event
+
+__all__ = ["ANCHORS", "LineSpec", "ZoneSpec", "ZoneTracker", "anchor_points", "points_in_polygon"]
+
+Anchor = Literal["center", "bottom", "top", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right"]
+ANCHORS: dict[str, tuple[float, float]] = {
+    "center": (0.5, 0.5), "bottom": (0.5, 1.0), "top": (0.5, 0.0), "left": (0.0, 0.5), "right": (1.0, 0.5),
+    "top-left": (0.0, 0.0), "top-right": (1.0, 0.0), "bottom-left": (0.0, 1.0), "bottom-right": (1.0, 1.0),
+}  # fx, fy of the box width and height
+Pt = tuple[float, float]
+
+
+def anchor_points(boxes: np.ndarray, anchor: str) -> np.ndarray:
+    """The ``anchor`` point of each xyxy box, as an ``N×2`` array."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    fx, fy = ANCHORS[anchor]
+    return np.c_[b[:, 0] + fx * (b[:, 2] - b[:, 0]), b[:, 1] + fy * (b[:, 3] - b[:, 1])]
+
+
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Even-odd rule for ``N×2`` points against an ``M×2`` polygon, vectorised over both."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    poly = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    x, y = p[:, 0:1], p[:, 1:2]
+    ax, ay = poly[:, 0][None, :], poly[:, 1][None, :]
+    bx, by = np.roll(poly[:, 0], -1)[None, :], np.roll(poly[:, 1], -1)[None, :]
+    straddles = (ay > y) != (by > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross_x = ax + (y - ay) * (bx - ax) / (by - ay)
+    return np.count_nonzero(straddles & (x < cross_x), axis=1) % 2 == 1
+
+
+class _Region(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, description="how events, facts and rules refer to it")
+    labels: tuple[str, ...] | None = Field(default=None, description="only objects with these labels (default: all)")
+    confirm_frames: int = Field(default=2, ge=1, description="frames a change must persist before it counts")
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _one_label(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class ZoneSpec(_Region):
+    """A polygon zone: ``{name: crossing, polygon: [[x, y], ...], anchor: bottom}``."""
+
+    polygon: tuple[Pt, ...] = Field(description="≥ 3 image points [x, y] in pixels, in order around the zone")
+    anchor: Anchor = Field(default="bottom", description="which point of a box must lie in the zone")
+
+    @field_validator("polygon")
+    @classmethod
+    def _three(cls, value: tuple[Pt, ...]) -> tuple[Pt, ...]:
+        if len(value) < 3:
+            raise ValueError(f"a zone polygon needs at least 3 points, got {len(value)}")
+        return value
+
+
+class LineSpec(_Region):
+    """A counting line from ``start`` to ``end``. Crossing it from its left to its right (as seen
+    walking from start to end on screen) is ``directions[0]``, the other way ``directions[1]``;
+    by default they are named after the screen direction of the crossing (``rightward`` /
+    ``leftward`` for an upright line, ``downward`` / ``upward`` for a level one)."""
+
+    start: Pt = Field(description="first end point [x, y] in pixels")
+    end: Pt = Field(description="second end point [x, y] in pixels")
+    anchor: Anchor = Field(default="center", description="which point of a box crosses the line")
+    margin: float = Field(default=4.0, ge=0, description="dead band in pixels on either side where the side does not change")
+    directions: tuple[str, str] | None = Field(default=None, description="names of the two crossing directions [left→right of start→end, right→left]")
+
+    @model_validator(mode="after")
+    def _length(self) -> LineSpec:
+        if math.dist(self.start, self.end) <= 0:
+            raise ValueError(f"line '{self.name}': start and end are the same point")
+        return self
+
+    def direction_names(self) -> tuple[str, str]:
+        if self.directions is not None:
+            return self.directions
+        dx, dy = self.end[0] - self.start[0], self.end[1] - self.start[1]
+        # The normal pointing to the right of start→end on screen (y grows downwards) is (-dy, dx).
+        nx, ny = -dy, dx
+        if abs(nx) >= abs(ny):
+            return ("rightward", "leftward") if nx > 0 else ("leftward", "rightward")
+        return ("downward", "upward") if ny > 0 else ("upward", "downward")
+
+
+@dataclass
+class _Debounced:
+    """A value that changes only after the new value has been seen ``n`` times in a row."""
+
+    value: int | None = None
+    pending: int | None = None
+    count: int = 0
+
+    def update(self, seen: int | None, n: int) -> tuple[int | None, int | None] | None:
+        """Feed one observation (None: no information); returns (old, new) when it changes."""
+        if seen is None or seen == self.value:
+            self.pending, self.count = None, 0
+            return None
+        if self.value is None:  # the first certain observation sets the state without a change
+            self.value = seen
+            return None
+        if seen == self.pending:
+            self.count += 1
+        else:
+            self.pending, self.count = seen, 1
+        if self.count >= n:
+            old, self.value = self.value, seen
+            self.pending, self.count = None, 0
+            return old, seen
+        return None
+
+
+@dataclass
+class _TrackRegions:
+    zones: dict[str, _Debounced] = field(default_factory=dict)
+    entered: dict[str, float] = field(default_factory=dict)  # zone → time the object entered
+    lines: dict[str, _Debounced] = field(default_factory=dict)
+
+
+class ZoneTracker:
+    """Follows tracked objects through the configured zones and lines; emits ``entered_zone``,
+    ``exited_zone`` (with ``dwell_s``) and ``crossed_line`` (with ``direction``) events."""
+
+    def __init__(self, zones: Sequence[ZoneSpec] = (), lines: Sequence[LineSpec] = ()) -> None:
+        names = [z.name for z in zones]
+        if len(set(names)) != len(names):
+            raise ValueError(f"zone names must be unique, got {names}")
+        lnames = [ln.name for ln in lines]
+        if len(set(lnames)) != len(lnames):
+            raise ValueError(f"line names must be unique, got {lnames}")
+        self.zones = list(zones)
+        self.lines = list(lines)
+        self._polygons = [np.asarray(z.polygon, dtype=np.float64) for z in self.zones]
+        self._tracks: dict[int, _TrackRegions] = {}
+        self.counts: dict[str, dict[str, int]] = {ln.name: dict.fromkeys(ln.direction_names(), 0) for ln in self.lines}
+
+    def update(self, t: float, ids: Sequence[int], labels: Sequence[str], boxes: np.ndarray) -> list[Event]:
+        """One frame of confirmed tracks: their ids, labels and ``N×4`` boxes at time ``t``."""
+        events: list[Event] = []
+        if not len(ids):
+            return events
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        for zone, polygon in zip(self.zones, self._polygons):
+            inside = points_in_polygon(anchor_points(boxes, zone.anchor), polygon)
+            for k, oid in enumerate(ids):
+                if zone.labels is not None and labels[k] not in zone.labels:
+                    continue
+                state = self._tracks.setdefault(oid, _TrackRegions())
+                deb = state.zones.get(zone.name)
+                is_in = int(bool(inside[k]))
+                if deb is None:
+                    state.zones[zone.name] = _Debounced(value=is_in)
+                    if is_in:  # first seen already inside: it is there, with no entry event
+                        state.entered[zone.name] = t
+                    continue
+                change = deb.update(is_in, zone.confirm_frames)
+                if change is None:
+                    continue
+                if change[1]:
+                    state.entered[zone.name] = t
+                    events.append(Event(name="entered_zone", objects=(oid,), data={"zone": zone.name, "label": labels[k]}))
+                else:
+                    since = state.entered.pop(zone.name, t)
+                    events.append(Event(name="exited_zone", objects=(oid,), data={"zone": zone.name, "label": labels[k], "dwell_s": round(t - since, 3)}))
+        for line in self.lines:
+            a = np.asarray(line.start, dtype=np.float64)
+            d = np.asarray(line.end, dtype=np.float64) - a
+            length = float(np.hypot(*d))
+            pts = anchor_points(boxes, line.anchor) - a
+            signed = (d[0] * pts[:, 1] - d[1] * pts[:, 0]) / length  # > 0: right of start→end on screen
+            along = (pts @ d) / (length * length)
+            names = line.direction_names()
+            for k, oid in enumerate(ids):
+                if line.labels is not None and labels[k] not in line.labels:
+                    continue
+                state = self._tracks.setdefault(oid, _TrackRegions())
+                deb = state.lines.setdefault(line.name, _Debounced())
+                s = float(signed[k])
+                side = 1 if s > line.margin else (-1 if s < -line.margin else None)
+                change = deb.update(side, line.confirm_frames)
+                # A change of side beyond the segment's ends passes by the line, not across it.
+                if change is None or change[0] is None or not (0.0 <= float(along[k]) <= 1.0):
+                    continue
+                direction = names[0] if change[1] == 1 else names[1]
+                self.counts[line.name][direction] += 1
+                events.append(Event(name="crossed_line", objects=(oid,), data={"line": line.name, "direction": direction, "label": labels[k], "count": self.counts[line.name][direction]}))
+        return events
+
+    def forget(self, oid: int, t: float, label: str) -> list[Event]:
+        """The track left the scene: it exits every zone it was in."""
+        state = self._tracks.pop(oid, None)
+        if state is None:
+            return []
+        return [
+            Event(name="exited_zone", objects=(oid,), data={"zone": zone, "label": label, "dwell_s": round(t - since, 3)})
+            for zone, since in state.entered.items()
+        ]
+
+    def zones_of(self, oid: int, t: float) -> dict[str, float]:
+        """The zones object ``oid`` is in now, with the seconds it has spent there."""
+        state = self._tracks.get(oid)
+        return {} if state is None else {z: round(t - since, 3) for z, since in state.entered.items()}
+
+    def occupancy(self) -> dict[str, list[int]]:
+        """Every zone with the ids of the objects in it."""
+        out: dict[str, list[int]] = {z.name: [] for z in self.zones}
+        for oid, state in self._tracks.items():
+            for zone in state.entered:
+                out[zone].append(oid)
+        return out
