@@ -177,6 +177,9 @@ class _Stage:
             else:
                 parts = self._wrapped(state, kwargs)
             self.store(state, self.combine(parts, kwargs))
+        except KeyboardInterrupt:
+            self.stats.dropped += 1  # the engine counts the frame as dropped: "interrupted"
+            raise
         finally:
             dt = time.perf_counter() - t0
             self.stats.latency.record(dt)
