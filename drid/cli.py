@@ -33,8 +33,8 @@ A pipeline config is YAML:
 
 
 #: Modules whose register(subparsers) adds a `drid train WHAT` / `drid eval WHAT` command.
-TRAIN_MODULES: list[str] = []
-EVAL_MODULES: list[str] = []
+TRAIN_MODULES: list[str] = ["drid.rl.cli"]
+EVAL_MODULES: list[str] = ["drid.rl.cli_eval"]
 
 
 def _version() -> str:
