@@ -34,7 +34,7 @@ A pipeline config is YAML:
 
 #: Modules whose register(subparsers) adds a `drid train WHAT` / `drid eval WHAT` command.
 TRAIN_MODULES: list[str] = ["drid.rl.cli"]
-EVAL_MODULES: list[str] = ["drid.rl.cli_eval"]
+EVAL_MODULES: list[str] = ["drid.eval.detector", "drid.rl.cli_eval"]
 
 
 def _version() -> str:

@@ -8,13 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from drid.demos.image import run_image_demo
+from drid.demos.video import run_video_demo
 
 #: ``drid demo NAME`` → function(path, out, max_frames) → exit status.
 DEMOS: dict[str, Callable[..., int]] = {
     "image": run_image_demo,
+    "video": run_video_demo,
 }
 #: What ``drid demo`` with no name runs, in order.
-MAIN: list[str] = ["image"]
+MAIN: list[str] = ["video"]
 DEFAULT_DEMO = "main"
 
 

@@ -30,12 +30,24 @@ class ImageSource:
         recursive: bool = Field(default=False, description="descend into sub-folders (folders and '**' globs)")
         fps: float = Field(default=1.0, gt=0, description="timestamps advance by 1/fps seconds per image")
         repeat: int = Field(default=1, ge=1, description="yield the whole set this many times (benchmarks, soak tests)")
+        stride: int = Field(default=1, ge=1, description="keep every n-th file")
+        start: int = Field(default=0, ge=0, description="first file to read (index in sorted order)")
+        stop: int | None = Field(default=None, ge=1, description="file index to stop before (exclusive)")
 
-    def __init__(self, path: str, recursive: bool = False, fps: float = 1.0, repeat: int = 1) -> None:
+        @model_validator(mode="after")
+        def _range(self) -> ImageSource.Params:
+            if self.stop is not None and self.stop <= self.start:
+                raise ValueError(f"stop ({self.stop}) must be after start ({self.start})")
+            return self
+
+    def __init__(self, path: str, recursive: bool = False, fps: float = 1.0, repeat: int = 1, stride: int = 1, start: int = 0, stop: int | None = None) -> None:
         self.path = path
         self.recursive = recursive
         self.fps = fps
         self.repeat = repeat
+        self.stride = stride
+        self.start = start
+        self.stop = stop
         self._context: RunContext | None = None
 
     def files(self) -> list[Path]:
@@ -62,7 +74,10 @@ class ImageSource:
 
     @hookimpl
     def drid_frames(self) -> Sized[Frame]:
-        files = self.files()
+        found = self.files()
+        files = found[self.start:self.stop:self.stride]
+        if not files:
+            raise SourceError(f"images: start={self.start}, stop={self.stop} leave none of the {len(found)} files of '{self.path}'")
         single = len(files) == 1
 
         def frames() -> Iterator[Frame]:
@@ -76,7 +91,7 @@ class ImageSource:
                         if self._context is not None:
                             self._context.skip_input("undecodable image file")
                         continue
-                    yield Frame(index=index, timestamp=index / self.fps, source=str(f), image=to_bgr(image))
+                    yield Frame(index=index, timestamp=index * self.stride / self.fps, source=str(f), image=to_bgr(image))
                     index += 1
 
         return Sized(frames, len(files) * self.repeat)

@@ -1,0 +1,350 @@
+"""Evaluate a detector plugin against hand-made ground truth: ``drid eval detector``.
+
+Boxes are matched by IoU (``match_boxes``), lines (lanes) by their mean horizontal distance;
+per label the report gives true and false positives, misses, precision, recall, F1, AP at the
+IoU threshold (AP@0.5 by default) and the mean IoU of the matches."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from drid.eval.groundtruth import GroundTruth, ImageTruth, bundled_groundtruth, load_groundtruth, resolve_image
+from drid.eval.metrics import Counts, average_precision, line_distance, match_boxes
+from drid.pipeline.errors import ConfigError
+from drid.plugins._media import to_bgr
+from drid.schemas import Detection, Frame
+
+__all__ = ["EvalReport", "ImageResult", "LabelResult", "evaluate_detector", "make_detector", "register"]
+
+
+@dataclass
+class LabelResult:
+    """One label's totals over every image."""
+
+    label: str
+    counts: Counts = field(default_factory=Counts)
+    scores: list[float] = field(default_factory=list)
+    hits: list[bool] = field(default_factory=list)
+    ious: list[float] = field(default_factory=list)  # IoU (boxes) or distance in pixels (lines) of each true positive
+    lines: bool = False
+
+    @property
+    def ap(self) -> float:
+        return average_precision(self.scores, self.hits, self.counts.n_truth)
+
+    @property
+    def mean_match(self) -> float | None:
+        return float(np.mean(self.ious)) if self.ious else None
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self.counts
+        return {
+            "label": self.label, "kind": "line" if self.lines else "box", "truth": c.n_truth, "tp": c.tp, "fp": c.fp, "fn": c.fn,
+            "precision": c.precision, "recall": c.recall, "f1": c.f1, "ap": self.ap,
+            ("mean_distance_px" if self.lines else "mean_iou"): self.mean_match,
+        }
+
+
+@dataclass
+class ImageResult:
+    """What the detector did on one ground-truth image."""
+
+    truth: ImageTruth
+    path: Path | None
+    detections: list[Detection] = field(default_factory=list)
+    outcome: list[str] = field(default_factory=list)  # per detection: tp, fp, ignored, or "" (label not evaluated)
+    match: list[float] = field(default_factory=list)  # per detection: IoU or line distance of its match
+    missed: list[str] = field(default_factory=list)  # labels of the objects and lines nothing found
+    seconds: float = 0.0
+
+    @property
+    def available(self) -> bool:
+        return self.path is not None
+
+
+@dataclass
+class EvalReport:
+    detector: str
+    groundtruth: str
+    iou_threshold: float
+    line_tolerance: float
+    labels: list[str]
+    per_label: dict[str, LabelResult]
+    images: list[ImageResult]
+
+    @property
+    def skipped(self) -> list[str]:
+        return [r.truth.image for r in self.images if not r.available]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "detector": self.detector, "groundtruth": self.groundtruth, "iou_threshold": self.iou_threshold,
+            "line_tolerance_px": self.line_tolerance, "labels": self.labels,
+            "per_label": [r.as_dict() for r in self.per_label.values()],
+            "images": [
+                {"image": r.truth.image, "available": r.available, "seconds": r.seconds,
+                 "detections": [{"label": d.label, "score": d.score, "box": list(d.box.as_xyxy()), "outcome": o, "match": m}
+                                for d, o, m in zip(r.detections, r.outcome, r.match)],
+                 "missed": r.missed}
+                for r in self.images
+            ],
+            "skipped": self.skipped,
+        }
+
+    def table(self) -> str:
+        lines = [f"detector {self.detector} on {self.groundtruth} (boxes: IoU >= {self.iou_threshold}; lines: within {self.line_tolerance:g} px)", ""]
+        for r in self.images:
+            name = r.truth.image
+            if not r.available:
+                lines.append(f"  {name}: not available here, skipped")
+                continue
+            evaluated = [(d, o, m) for d, o, m in zip(r.detections, r.outcome, r.match) if o]
+            found = ", ".join(f"{d.label} {d.score:.2f} {o}" + (f" {m:.2f}" if o == "tp" else "") for d, o, m in evaluated) or "nothing"
+            miss = f"; missed {', '.join(r.missed)}" if r.missed else ""
+            lines.append(f"  {name} ({r.seconds * 1e3:.0f} ms): {found}{miss}")
+        head = f"{'label':<12} {'truth':>5} {'tp':>4} {'fp':>4} {'fn':>4} {'precision':>9} {'recall':>7} {'f1':>6} {'AP@' + format(self.iou_threshold, 'g'):>7} {'match':>7}"
+        lines += ["", head, "-" * len(head)]
+        for res in self.per_label.values():
+            c = res.counts
+            m = "" if res.mean_match is None else (f"{res.mean_match:.1f}px" if res.lines else f"{res.mean_match:.2f}")
+            lines.append(f"{res.label:<12} {c.n_truth:>5} {c.tp:>4} {c.fp:>4} {c.fn:>4} {c.precision:>9.3f} {c.recall:>7.3f} {c.f1:>6.3f} {res.ap:>7.3f} {m:>7}")
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} image(s) not available here")
+        return "\n".join(lines)
+
+
+def make_detector(name: str, params: dict[str, Any] | None = None) -> Any:
+    """A detector plugin instance from its registered name and parameters (validated)."""
+    from drid.pipeline.registry import default_registry
+
+    info = default_registry().get(name, path="--detector")
+    if "detect" not in info.roles:
+        raise ConfigError(f"plugin '{name}' is not a detector (it can be used as: {', '.join(info.roles) or 'nothing'})", path="--detector")
+    return info.instantiate(params or {}, path="--param")
+
+
+def evaluate_detector(detector: Any, groundtruth: GroundTruth | str | Path, *, labels: list[str] | None = None, iou_threshold: float = 0.5,
+                      line_tolerance: float = 20.0, base: Path | None = None, name: str | None = None) -> EvalReport:
+    """Run ``detector`` (a plugin instance with ``drid_detect``) on every available image of the
+    ground truth and score it. ``labels`` restricts the evaluation (default: the detector's
+    ``labels`` attribute when it has one, else every label it output or the truth holds)."""
+    where = "ground truth"
+    if not isinstance(groundtruth, GroundTruth):
+        where = str(groundtruth)
+        groundtruth, base = load_groundtruth(groundtruth)
+    base = base or Path.cwd()
+    start = getattr(detector, "drid_start", None)
+    context = None
+    if start is not None:
+        from drid.pipeline.context import RunContext
+
+        context = RunContext(name="eval", mode="sequential", stages={"detect": [name or type(detector).__name__]})
+        start(context)
+    images: list[ImageResult] = []
+    for index, truth in enumerate(groundtruth.images):
+        path = resolve_image(truth.image, base)
+        result = ImageResult(truth=truth, path=path)
+        images.append(result)
+        if path is None:
+            continue
+        if truth.frame is not None and start is not None:
+            start(context)  # a video starts from a clean slate
+        frames = _video_frames(path, truth, where, index) if truth.frame is not None else [(0.0, _read_image(path, where, index))]
+        image = frames[-1][1]
+        if truth.size is not None and (image.shape[1], image.shape[0]) != tuple(truth.size):
+            raise ConfigError(f"'{path}' is {image.shape[1]}x{image.shape[0]}, the ground truth says {truth.size[0]}x{truth.size[1]}",
+                              path=f"images[{index}].size", where=where)
+        for n, (timestamp, pixels) in enumerate(frames):
+            t0 = time.perf_counter()
+            found = list(detector.drid_detect(frame=Frame(index=n, timestamp=timestamp, source=str(path), image=pixels)))
+            result.seconds = time.perf_counter() - t0
+        result.detections = found
+
+    chosen = list(labels) if labels else list(getattr(detector, "labels", None) or sorted(groundtruth.labels() | {d.label for r in images for d in r.detections}))
+    per_label = {label: LabelResult(label) for label in chosen}
+    for r in images:
+        if not r.available:
+            continue
+        r.outcome = [""] * len(r.detections)
+        r.match = [0.0] * len(r.detections)
+        for label, res in per_label.items():
+            if not r.truth.covers(label):
+                continue
+            mine = [i for i, d in enumerate(r.detections) if d.label == label]
+            objects = [o for o in r.truth.objects if o.label == label]
+            lines = [line for line in r.truth.lines if line.label == label]
+            if lines:
+                res.lines = True
+                _score_lines(r, res, mine, lines, line_tolerance)
+            else:
+                _score_boxes(r, res, mine, objects, iou_threshold)
+    return EvalReport(detector=name or type(detector).__name__, groundtruth=where, iou_threshold=iou_threshold,
+                      line_tolerance=line_tolerance, labels=chosen, per_label=per_label, images=images)
+
+
+def _read_image(path: Path, where: str, index: int) -> np.ndarray:
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise ConfigError(f"cannot decode image '{path}'", path=f"images[{index}].image", where=where)
+    return to_bgr(raw)
+
+
+def _video_frames(path: Path, truth: ImageTruth, where: str, index: int) -> list[tuple[float, np.ndarray]]:
+    """Frames ``from_frame`` … ``frame`` of a video, with their timestamps."""
+    assert truth.frame is not None
+    first = truth.from_frame if truth.from_frame is not None else truth.frame
+    cap = cv2.VideoCapture(str(path))
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+        if first:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+        frames = []
+        for number in range(first, truth.frame + 1):
+            ok, image = cap.read()
+            if not ok or image is None:
+                raise ConfigError(f"cannot read frame {number} of '{path}'", path=f"images[{index}].frame", where=where)
+            frames.append((number / fps, to_bgr(image)))
+        return frames
+    finally:
+        cap.release()
+
+
+def _score_boxes(r: ImageResult, res: LabelResult, mine: list[int], objects: list[Any], iou_threshold: float) -> None:
+    dets = [r.detections[i] for i in mine]
+    m = match_boxes(
+        np.array([d.box.as_xyxy() for d in dets]).reshape(-1, 4), [d.score for d in dets],
+        np.array([o.box for o in objects], dtype=np.float64).reshape(-1, 4), [o.ignore for o in objects], iou_threshold,
+    )
+    counted = Counts(tp=m.outcome.count("tp"), fp=m.outcome.count("fp"), n_truth=m.n_truth)
+    res.counts.add(counted)
+    for i, outcome, iou, d in zip(mine, m.outcome, m.iou, dets):
+        r.outcome[i], r.match[i] = outcome, iou
+        if outcome == "ignored":
+            continue
+        res.scores.append(d.score)
+        res.hits.append(outcome == "tp")
+        if outcome == "tp":
+            res.ious.append(iou)
+    r.missed += [objects[j].label for j in m.missed]
+
+
+def _score_lines(r: ImageResult, res: LabelResult, mine: list[int], lines: list[Any], tolerance: float) -> None:
+    taken: set[int] = set()
+    res.counts.n_truth += len(lines)
+    for i in sorted(mine, key=lambda k: -r.detections[k].score):
+        d = r.detections[i]
+        distances = [line_distance(d.polyline, line.points) if d.polyline and j not in taken else float("inf") for j, line in enumerate(lines)]
+        j = int(np.argmin(distances))
+        hit = distances[j] <= tolerance
+        if hit:
+            taken.add(j)
+            res.ious.append(distances[j])
+        res.counts.tp += hit
+        res.counts.fp += not hit
+        r.outcome[i], r.match[i] = ("tp" if hit else "fp"), (distances[j] if np.isfinite(distances[j]) else -1.0)
+        res.scores.append(d.score)
+        res.hits.append(hit)
+    r.missed += [lines[j].label for j in range(len(lines)) if j not in taken]
+
+
+# -- drawing the outcome (--show) ------------------------------------------------------------------
+
+
+def draw_outcome(r: ImageResult) -> np.ndarray:
+    """The image with the ground truth (white, dashed for ignore) and the detections (green: true
+    positive, red: false positive, grey: ignored or not evaluated)."""
+    from drid.plugins.draw import draw_polyline, draw_text, font_scale
+
+    assert r.path is not None
+    if r.truth.frame is not None:
+        image = _video_frames(r.path, r.truth.model_copy(update={"from_frame": None}), "", 0)[-1][1]
+    else:
+        image = _read_image(r.path, "", 0)
+    scale = font_scale(image)
+    for o in r.truth.objects:
+        x1, y1, x2, y2 = (int(round(v)) for v in o.box)
+        cv2.rectangle(image, (x1, y1), (x2, y2), (255, 255, 255), 1 if o.ignore else 2, cv2.LINE_AA)
+        draw_text(image, f"truth: {o.label}{' (ignore)' if o.ignore else ''}", (x1, y2 + 14), (0, 0, 0), scale * 0.6, background=(255, 255, 255))
+    for line in r.truth.lines:
+        draw_polyline(image, line.points, (255, 255, 255), 2)
+    colours = {"tp": (60, 200, 60), "fp": (40, 40, 230)}
+    for d, outcome, m in zip(r.detections, r.outcome, r.match):
+        colour = colours.get(outcome, (150, 150, 150))
+        if d.polyline:
+            draw_polyline(image, d.polyline, colour, 3)
+            x, y = d.polyline[-1]
+            draw_text(image, f"{d.label} {outcome} {m:.0f}px", (int(x), int(y) - 6), (255, 255, 255), scale * 0.6, background=colour)
+            continue
+        x1, y1, x2, y2 = (int(round(v)) for v in d.box.as_xyxy())
+        cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2, cv2.LINE_AA)
+        draw_text(image, f"{d.label} {d.score:.2f} {outcome or '-'}" + (f" IoU {m:.2f}" if outcome == "tp" else ""), (x1, y1 - 4), (255, 255, 255), scale * 0.6, background=colour)
+    return image
+
+
+# -- the command ---------------------------------------------------------------------------------------
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"parameter '{item}' is not key=value", path="--param")
+        try:
+            params[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            params[key.strip()] = raw
+    return params
+
+
+def register(subparsers: Any) -> None:
+    """Add ``drid eval detector`` to the ``drid eval`` sub-commands."""
+    p = subparsers.add_parser(
+        "detector",
+        help="precision, recall, F1 and AP of a detector against ground truth",
+        description="Run a detector plugin on the images of a ground-truth file and score it: boxes matched by IoU, "
+                    "lines (lanes) by mean horizontal distance. GROUNDTRUTH is a file (format: see drid.eval.groundtruth) "
+                    "or the name of a bundled one: 'packaged' (images that installed packages ship) or 'shared' "
+                    "(images of ../shared/data, skipped where absent).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  drid eval detector packaged --detector cascade -p cascade=frontalface\n"
+               "  drid eval detector shared --detector hog-people --label person --show out/eval-hog\n"
+               "  drid eval detector shared --detector lanes",
+    )
+    p.add_argument("groundtruth", help="ground-truth file, or 'packaged' / 'shared'")
+    p.add_argument("--detector", "-d", required=True, help="detector plugin name (see 'drid plugins')")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="detector parameter (repeatable), e.g. -p cascade=eye")
+    p.add_argument("--label", "-l", action="append", default=[], help="evaluate this label only (repeatable; default: the detector's labels)")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU a box needs to count as found (default 0.5)")
+    p.add_argument("--line-tolerance", type=float, default=20.0, help="mean distance in pixels within which a line counts as found (default 20)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--show", metavar="DIR", help="write each image with truth and detections drawn into DIR")
+    p.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    source = args.groundtruth
+    path = bundled_groundtruth(source) if source in ("packaged", "shared") and not Path(source).exists() else Path(source)
+    if not 0.0 < args.iou <= 1.0:
+        raise ConfigError(f"--iou must be in (0, 1], got {args.iou}", path="--iou")
+    detector = make_detector(args.detector, _parse_params(args.param))
+    report = evaluate_detector(detector, path, labels=args.label or None, iou_threshold=args.iou, line_tolerance=args.line_tolerance, name=args.detector)
+    if args.show:
+        folder = Path(args.show)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, r in enumerate(report.images):
+            if r.available:
+                frame = "" if r.truth.frame is None else f"_{r.truth.frame}"
+                cv2.imwrite(str(folder / f"{i:02d}_{Path(r.truth.image.split(':')[-1]).stem}{frame}.png"), draw_outcome(r))
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.table())
+    return 0

@@ -1,0 +1,306 @@
+"""Drawing a frame's record onto its image: one place for every sink and demo that shows pictures.
+
+``Annotator`` keeps the little memory drawing needs across frames (each track's trail); call
+``annotate(record)`` in frame order and get a new BGR image (the frame's own pixels are never
+touched). The pieces (``draw_detection``, ``draw_facts``, ``draw_banner``…) are plain functions
+for demos that compose their own pictures.
+
+What is drawn:
+
+* boxes with ``label #track score`` (colour by track id, else by label), a velocity arrow;
+* trails of tracked objects (their recent centres);
+* polylines (lane lines) as thick lines, the lane between a left and a right line shaded;
+* zones and counting lines given to the ``Annotator`` (the same ``{name, polygon}`` and
+  ``{name, start, end}`` specs the ``relations`` interpreter takes): a zone is shaded while a
+  scene object is in it (its ``zones`` attribute), a line shows its crossing counts (from the
+  ``crossed_line`` events); the zones an object is in follow its caption;
+* the scene's facts (and situations) in a panel at the top left, the frame's index and time at
+  the top right;
+* the decision as a banner across the bottom: the action and its rationale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from drid.schemas import Decision, Detection, FrameRecord, Scene
+
+__all__ = [
+    "Annotator",
+    "color_for",
+    "draw_banner",
+    "draw_detection",
+    "draw_facts",
+    "draw_polyline",
+    "draw_lines",
+    "draw_zones",
+    "draw_text",
+    "font_scale",
+]
+
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+# Distinct, saturated BGR colours (Tableau-like) for ids and labels.
+_PALETTE = [
+    (180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
+    (75, 86, 140), (194, 119, 227), (34, 189, 188), (207, 190, 23), (0, 215, 255),
+]
+_LANE = (0, 220, 255)
+_ACTION_COLOURS = {"stop": (40, 40, 200), "brake": (40, 40, 200), "alert": (0, 140, 255), "warn": (0, 140, 255), "slow": (0, 170, 230)}
+
+
+def color_for(key: Any) -> tuple[int, int, int]:
+    """A stable colour for a track id or a label (the same key always gets the same colour)."""
+    if isinstance(key, int):
+        return _PALETTE[key % len(_PALETTE)]
+    digest = hashlib.md5(str(key).encode()).digest()
+    return _PALETTE[digest[0] % len(_PALETTE)]
+
+
+def font_scale(image: np.ndarray) -> float:
+    """Text size that stays readable from 240p to 4K."""
+    return float(np.clip(image.shape[0] / 700.0, 0.5, 1.6))
+
+
+def draw_text(image: np.ndarray, text: str, origin: tuple[int, int], color: tuple[int, int, int], scale: float,
+              background: tuple[int, int, int] | None = (0, 0, 0), thickness: int = 1) -> tuple[int, int]:
+    """``text`` with its baseline-left corner at ``origin`` on a filled box; the text's width and height."""
+    (w, h), base = cv2.getTextSize(text, _FONT, scale, thickness)
+    x, y = int(origin[0]), int(origin[1])
+    H, W = image.shape[:2]
+    x = min(max(x, 0), max(W - w - 2, 0))
+    y = min(max(y, h + 2), H - base - 1)
+    if background is not None:
+        cv2.rectangle(image, (x - 1, y - h - 2), (x + w + 1, y + base), background, cv2.FILLED)
+    cv2.putText(image, text, (x, y), _FONT, scale, color, thickness, cv2.LINE_AA)
+    return w, h + base
+
+
+def _shade(image: np.ndarray, x1: int, y1: int, x2: int, y2: int, alpha: float = 0.55) -> None:
+    """Darken a rectangle in place (a panel behind text)."""
+    region = image[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)]
+    if region.size:
+        region[:] = (region * (1 - alpha)).astype(np.uint8)
+
+
+def detection_caption(d: Detection, extra: str = "") -> str:
+    parts = [d.label]
+    if d.track_id is not None:
+        parts.append(f"#{d.track_id}")
+    parts.append(f"{d.score:.2f}")
+    if extra:
+        parts.append(extra)
+    return " ".join(parts)
+
+
+def draw_detection(image: np.ndarray, d: Detection, caption: str | None = None, scale: float | None = None) -> None:
+    """A detection's box (or polyline) with its caption; a velocity arrow for tracked objects."""
+    scale = font_scale(image) if scale is None else scale
+    color = color_for(d.track_id) if d.track_id is not None else color_for(d.label)
+    thickness = max(1, round(2 * scale))
+    if d.polyline:
+        draw_polyline(image, d.polyline, _LANE, thickness * 3)
+        x, y = d.polyline[-1]
+        draw_text(image, caption or detection_caption(d), (int(x) - 20, int(y) - 6), (0, 0, 0), scale * 0.8, background=_LANE)
+        return
+    x1, y1, x2, y2 = (int(round(v)) for v in d.box.as_xyxy())
+    cv2.rectangle(image, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
+    draw_text(image, caption or detection_caption(d), (x1, y1 - 4), (255, 255, 255), scale * 0.8, background=color)
+    if d.velocity is not None:
+        cx, cy = d.box.center
+        vx, vy = d.velocity
+        # Where the centre will be in a quarter of a second.
+        end = (int(cx + vx * 0.25), int(cy + vy * 0.25))
+        if abs(end[0] - cx) + abs(end[1] - cy) >= 3:
+            cv2.arrowedLine(image, (int(cx), int(cy)), end, color, thickness, cv2.LINE_AA, tipLength=0.25)
+
+
+def draw_polyline(image: np.ndarray, points: Sequence[tuple[float, float]], color: tuple[int, int, int], thickness: int) -> None:
+    pts = np.round(np.asarray(points, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(image, [pts], False, color, thickness, cv2.LINE_AA)
+
+
+def draw_lane_area(image: np.ndarray, detections: Iterable[Detection], alpha: float = 0.25) -> None:
+    """Shade the lane between a ``lane-left`` and a ``lane-right`` polyline."""
+    sides = {d.label: d.polyline for d in detections if d.polyline and d.label in ("lane-left", "lane-right")}
+    if len(sides) < 2:
+        return
+    polygon = np.round(np.array([*sides["lane-left"], *reversed(sides["lane-right"])])).astype(np.int32)
+    overlay = image.copy()
+    cv2.fillPoly(overlay, [polygon], (60, 180, 60))
+    cv2.addWeighted(overlay, alpha, image, 1 - alpha, 0, dst=image)
+
+
+def draw_trail(image: np.ndarray, points: Sequence[tuple[float, float]], color: tuple[int, int, int], thickness: int) -> None:
+    """A fading polyline through a track's recent centres (oldest thinnest)."""
+    n = len(points)
+    for i in range(1, n):
+        w = max(1, round(thickness * i / n))
+        p, q = points[i - 1], points[i]
+        cv2.line(image, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), color, w, cv2.LINE_AA)
+
+
+def draw_zones(image: np.ndarray, zones: Sequence[dict[str, Any]], occupied: Iterable[str] = (), scale: float | None = None) -> None:
+    """Polygon zones (``{name, polygon: [[x, y], ...]}``) outlined and named; the occupied ones shaded."""
+    scale = font_scale(image) if scale is None else scale
+    busy = set(occupied)
+    for zone in zones:
+        pts = np.round(np.asarray(zone["polygon"], dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
+        colour = (0, 140, 255) if zone["name"] in busy else (255, 200, 0)
+        if zone["name"] in busy:
+            overlay = image.copy()
+            cv2.fillPoly(overlay, [pts], colour)
+            cv2.addWeighted(overlay, 0.2, image, 0.8, 0, dst=image)
+        cv2.polylines(image, [pts], True, colour, max(1, round(2 * scale)), cv2.LINE_AA)
+        top = pts[np.argmin(pts[:, 0, 1]), 0]
+        draw_text(image, str(zone["name"]), (int(top[0]) + 4, int(top[1]) + int(18 * scale)), (0, 0, 0), scale * 0.7, background=colour)
+
+
+def draw_lines(image: np.ndarray, lines: Sequence[dict[str, Any]], counts: dict[str, dict[str, int]] | None = None, scale: float | None = None) -> None:
+    """Counting lines (``{name, start: [x, y], end: [x, y]}``) with their crossing counts."""
+    scale = font_scale(image) if scale is None else scale
+    for line in lines:
+        a = tuple(int(round(v)) for v in line["start"])
+        b = tuple(int(round(v)) for v in line["end"])
+        cv2.line(image, a, b, (255, 0, 255), max(1, round(2 * scale)), cv2.LINE_AA)
+        tally = (counts or {}).get(line["name"], {})
+        text = str(line["name"]) + ("  " + "  ".join(f"{d} {n}" for d, n in sorted(tally.items())) if tally else "")
+        draw_text(image, text, (a[0] + 4, a[1] - 6), (255, 255, 255), scale * 0.7, background=(140, 0, 140))
+
+
+def draw_facts(image: np.ndarray, lines: Sequence[str], scale: float | None = None, max_lines: int = 8) -> None:
+    """A shaded panel of short text lines at the top left."""
+    if not lines:
+        return
+    scale = font_scale(image) if scale is None else scale
+    shown = list(lines[:max_lines]) + ([f"... {len(lines) - max_lines} more"] if len(lines) > max_lines else [])
+    s = scale * 0.7
+    line_h = cv2.getTextSize("Ag", _FONT, s, 1)[0][1] + 8
+    width = min(image.shape[1] - 4, 12 + max(cv2.getTextSize(t, _FONT, s, 1)[0][0] for t in shown))
+    _shade(image, 0, 0, width, 6 + line_h * len(shown))
+    for i, text in enumerate(shown):
+        cv2.putText(image, text, (6, 4 + line_h * (i + 1) - 6), _FONT, s, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def draw_banner(image: np.ndarray, decision: Decision | None, scale: float | None = None) -> None:
+    """The decision across the bottom: ``ACTION — rationale`` on a bar coloured by the action."""
+    if decision is None:
+        return
+    scale = font_scale(image) if scale is None else scale
+    action = decision.action if not isinstance(decision.action, tuple) else "(" + ", ".join(f"{a:.2f}" for a in decision.action) + ")"
+    text = f"{action}"
+    if decision.confidence is not None:
+        text += f" ({decision.confidence:.2f})"
+    if decision.rationale:
+        text += f" - {decision.rationale}"
+    s = scale * 0.8
+    color = _ACTION_COLOURS.get(str(action).lower(), (60, 120, 40))
+    (_, th), base = cv2.getTextSize(text, _FONT, s, 1)
+    h, w = image.shape[:2]
+    bar = th + base + 12
+    overlay = image.copy()
+    cv2.rectangle(overlay, (0, h - bar), (w, h), color, cv2.FILLED)
+    cv2.addWeighted(overlay, 0.75, image, 0.25, 0, dst=image)
+    # Cut long rationales to the width.
+    while len(text) > 4 and cv2.getTextSize(text, _FONT, s, 1)[0][0] > w - 12:
+        text = text[:-2]
+    cv2.putText(image, text, (6, h - base - 6), _FONT, s, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+class Annotator:
+    """Draws records in frame order, remembering each track's trail.
+
+    ``trail`` is how many past centres a trail shows (0: none); a track unseen for ``trail``
+    frames is forgotten."""
+
+    def __init__(self, trail: int = 30, facts: bool = True, banner: bool = True, info: bool = True,
+                 zones: Sequence[dict[str, Any]] = (), lines: Sequence[dict[str, Any]] = ()) -> None:
+        self.zones = [dict(z) for z in zones]
+        self.lines = [dict(ln) for ln in lines]
+        self.trail = trail
+        self.facts = facts
+        self.banner = banner
+        self.info = info
+        self._trails: dict[int, deque[tuple[float, float]]] = {}
+        self._last_seen: dict[int, int] = {}
+        self._count = 0
+        self._crossings: dict[str, dict[str, int]] = {}
+
+    def reset(self) -> None:
+        self._trails.clear()
+        self._last_seen.clear()
+        self._count = 0
+        self._crossings = {}
+
+    def observe(self, record: FrameRecord) -> None:
+        """Remember the record's tracks and line crossings without drawing (for frames not shown)."""
+        if record.scene is not None:
+            for event in record.scene.events:
+                if event.name == "crossed_line" and "line" in event.data:
+                    tally = self._crossings.setdefault(str(event.data["line"]), {})
+                    direction = str(event.data.get("direction", "crossed"))
+                    count = event.data.get("count")
+                    tally[direction] = int(count) if isinstance(count, int) else tally.get(direction, 0) + 1
+        if not self.trail:
+            return
+        self._count += 1
+        for d in record.detections:
+            if d.track_id is None or d.polyline:
+                continue
+            self._trails.setdefault(d.track_id, deque(maxlen=self.trail)).append(d.box.center)
+            self._last_seen[d.track_id] = self._count
+        for tid in [t for t, seen in self._last_seen.items() if self._count - seen > self.trail]:
+            del self._trails[tid], self._last_seen[tid]
+
+    def annotate(self, record: FrameRecord) -> np.ndarray:
+        """A new image: ``record.frame.image`` with everything the record says drawn on it."""
+        frame = record.frame
+        if frame.image is None:
+            raise ValueError(f"frame {frame.index} of '{frame.source}' has no image to draw on")
+        image = frame.image.copy()
+        scale = font_scale(image)
+        self.observe(record)
+        draw_lane_area(image, record.detections)
+        if self.zones:
+            occupied = {z for o in record.objects() for z in (o.attributes.get("zones") or ()) if isinstance(z, str)}
+            draw_zones(image, self.zones, occupied, scale)
+        if self.lines:
+            draw_lines(image, self.lines, self._crossings, scale)
+        if self.trail:
+            for tid, points in self._trails.items():
+                if self._last_seen.get(tid) == self._count and len(points) > 1:
+                    draw_trail(image, list(points), color_for(tid), max(1, round(3 * scale)))
+        captions = self._captions(record)
+        for i, d in enumerate(record.detections):
+            draw_detection(image, d, captions.get(i), scale)
+        if self.facts and record.scene is not None:
+            draw_facts(image, [*(f"[{s}]" for s in record.scene.situations), *record.scene.facts], scale)
+        if self.info:
+            draw_text(image, f"frame {frame.index}  {frame.timestamp:.2f} s", (image.shape[1], int(22 * scale) + 4), (255, 255, 255), scale * 0.7)
+        if self.banner:
+            draw_banner(image, record.decision, scale)
+        return image
+
+    @staticmethod
+    def _captions(record: FrameRecord) -> dict[int, str]:
+        """Per detection index: its caption with the recognized label and the scene's attributes."""
+        objects = record.objects()
+        out: dict[int, str] = {}
+        for obj in objects:
+            if obj.detection >= len(record.detections):
+                continue
+            d = record.detections[obj.detection]
+            extra = []
+            if obj.label != d.label:
+                extra.append(f"-> {obj.label} {obj.score:.2f}")
+            zones = obj.attributes.get("zones") if obj.attributes else None
+            if zones and isinstance(zones, list):
+                extra.append("@" + ",".join(str(z) for z in zones))
+            if extra:
+                out[obj.detection] = detection_caption(d, " ".join(extra))
+        return out
