@@ -33,7 +33,7 @@ A pipeline config is YAML:
 
 
 #: Modules whose register(subparsers) adds a `drid train WHAT` / `drid eval WHAT` command.
-TRAIN_MODULES: list[str] = ["drid.rl.cli"]
+TRAIN_MODULES: list[str] = ["drid.rl.cli", "drid.train.classifier"]
 EVAL_MODULES: list[str] = ["drid.eval.detector", "drid.rl.cli_eval"]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from drid.demos.digits import run_digits_demo
 from drid.demos.image import run_image_demo
 from drid.demos.video import run_video_demo
 

@@ -5,7 +5,8 @@ frame. Events (``appeared``, ``crossed_line``…) are said once, when they happe
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 __all__ = ["Narrator", "count_phrase", "motion_verb", "name_of", "plural"]
 
@@ -54,9 +55,11 @@ class Narrator:
         self._said: dict[Hashable, list] = {}  # topic → [gist, time said, time last held]
         self._out: list[str] = []
 
-    def state(self, topic: Hashable, gist: Hashable, text: str, t: float) -> None:
+    def state(self, topic: Hashable, gist: Hashable, text: str, t: float, same: Callable[[Any, Any], bool] | None = None) -> None:
+        """``same(said_gist, gist)`` may replace equality (a heading within some degrees)."""
         last = self._said.get(topic)
-        if last is None or last[0] != gist or (self.repeat_after is not None and t - last[1] >= self.repeat_after):
+        unchanged = last is not None and (same(last[0], gist) if same is not None else last[0] == gist)
+        if not unchanged or (self.repeat_after is not None and t - last[1] >= self.repeat_after):
             self._said[topic] = [gist, t, t]
             self._out.append(text)
         else:
