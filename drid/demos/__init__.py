@@ -14,6 +14,7 @@ from drid.demos.video import run_video_demo
 #: ``drid demo NAME`` → function(path, out, max_frames) → exit status.
 DEMOS: dict[str, Callable[..., int]] = {
     "image": run_image_demo,
+    "digits": run_digits_demo,
     "video": run_video_demo,
 }
 #: What ``drid demo`` with no name runs, in order.

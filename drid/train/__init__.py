@@ -1,0 +1,1 @@
+"""Training commands (``drid train ...``): each module exposes ``register(subparsers)``."""
