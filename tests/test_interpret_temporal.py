@@ -133,7 +133,7 @@ def test_bad_calibrations_are_refused():
 
 
 def test_approaching_and_moving_away():
-    mem = TrackMemory(TemporalParams(min_frames=1))
+    mem = TrackMemory(TemporalParams(min_frames=1, approach_range=5.0))
     table = (500.0, 250.0, 600.0, 300.0)
     for k in range(10):
         walker = obj(1, "person", 100 + 20 * k, 300)  # walks right, towards the table
@@ -146,6 +146,10 @@ def test_approaching_and_moving_away():
     conf = {(i, p, j): c for i, p, j, c in mem.approach([0, 1], boxes, [1, 2, -1])}
     dx, dy = 550 - 280, 275 - 250
     assert conf[(0, "approaching", 2)] == pytest.approx(dx / math.hypot(dx, dy))
+    # Out of range (3 sizes, the default) the table is too far to be approached.
+    near_only = TrackMemory(TemporalParams(min_frames=1))
+    near_only.tracks = mem.tracks
+    assert (0, "approaching", 2) not in {(i, p, j) for i, p, j, _ in near_only.approach([0, 1], boxes, [1, 2, -1])}
 
 
 def test_history_is_bounded():

@@ -46,22 +46,27 @@ class Narrator:
     """Deduplicates facts over time. ``state(topic, gist, text, t)`` is for conditions that hold
     over time: ``text`` is said when the topic is new, its ``gist`` changed, or ``repeat_after``
     seconds passed since it was last said. ``event(text)`` is for one-off happenings.
-    :meth:`flush` returns the frame's facts; a topic not held for ``grace`` seconds is forgotten,
+    At most ``max_facts`` new topics are told per frame (events always are), so a crowd reads as
+    a narration too. :meth:`flush` returns the frame's facts; a topic not held for ``grace`` seconds is forgotten,
     so a condition that ends and later comes back is told again, but a one-frame flicker is not."""
 
-    def __init__(self, repeat_after: float | None = 10.0, grace: float = 1.0) -> None:
+    def __init__(self, repeat_after: float | None = 10.0, grace: float = 1.0, max_facts: int | None = None) -> None:
         self.repeat_after = repeat_after
         self.grace = grace
+        self.max_facts = max_facts  # states beyond this many facts in a frame wait for a later frame
         self._said: dict[Hashable, list] = {}  # topic → [gist, time said, time last held]
         self._out: list[str] = []
 
-    def state(self, topic: Hashable, gist: Hashable, text: str, t: float, same: Callable[[Any, Any], bool] | None = None) -> None:
-        """``same(said_gist, gist)`` may replace equality (a heading within some degrees)."""
+    def state(self, topic: Hashable, gist: Hashable, text: str | Callable[[], str], t: float, same: Callable[[Any, Any], bool] | None = None) -> None:
+        """``same(said_gist, gist)`` may replace equality (a heading within some degrees);
+        ``text`` may be a function, called only when the fact is told."""
         last = self._said.get(topic)
         unchanged = last is not None and (same(last[0], gist) if same is not None else last[0] == gist)
+        if last is None and self.max_facts is not None and len(self._out) >= self.max_facts:
+            return  # no room in this frame: the topic stays new and is told when there is
         if not unchanged or (self.repeat_after is not None and t - last[1] >= self.repeat_after):
             self._said[topic] = [gist, t, t]
-            self._out.append(text)
+            self._out.append(text if isinstance(text, str) else text())
         else:
             last[2] = t
 

@@ -37,7 +37,7 @@ class TemporalParams(BaseModel):
     moving_speed: float = Field(default=0.3, gt=0, description="moving above this speed, in object sizes (√area) per second")
     stopping_speed: float = Field(default=0.15, ge=0, description="stationary again below this speed (object sizes/s); hysteresis")
     approach_fraction: float = Field(default=0.7, gt=0, le=1, description="approaching when this share of the speed points at the other object")
-    approach_range: float | None = Field(default=5.0, gt=0, description="approaching/moving_away only towards objects within this many object sizes (null: any)")
+    approach_range: float | None = Field(default=3.0, gt=0, description="approaching/moving_away only towards objects within this many object sizes (null: any)")
     anchor: Anchor = Field(default="bottom", description="the point of a box whose motion is measured (bottom: where it meets the ground)")
 
 

@@ -20,14 +20,14 @@ from collections.abc import Generator
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from drid.interpret.calibration import Calibration
 from drid.interpret.conditions import KNOWN_PREDICATES, Condition, SceneView, parse_condition
 from drid.interpret.facts import Narrator, count_phrase, motion_verb
 from drid.interpret.features import feature_names, scene_features
 from drid.interpret.memory import TemporalParams, TrackMemory, heading_word
-from drid.interpret.relations import SpatialParams, spatial_relations, spatial_relations_naive, to_relations
+from drid.interpret.relations import SpatialParams, spatial_relations, spatial_relations_naive
 from drid.interpret.zones import LineSpec, ZoneSpec, ZoneTracker
 from drid.pipeline.errors import close_matches
 from drid.pipeline.context import RunContext
@@ -35,6 +35,11 @@ from drid.pipeline.hookspecs import hookimpl
 from drid.schemas import BoundingBox, Event, Frame, Relation, Scene, SceneObject
 
 __all__ = ["Landmark", "RelationsInterpreter", "SceneRules"]
+
+
+_SCENE = TypeAdapter(Scene)
+#: Below this many objects the Python loop beats numpy's per-call overhead (same results, tested).
+_NUMPY_FROM = 8
 
 
 class Landmark(BaseModel):
@@ -83,6 +88,7 @@ class RelationsInterpreter:
             default_factory=lambda: ["next_to", "inside", "approaching", "moving_away"], description="which relations become facts in words"
         )
         repeat_after: float | None = Field(default=10.0, gt=0, description="seconds before a fact that still holds is said again (null: never)")
+        max_facts: int | None = Field(default=8, ge=1, description="new facts told per frame at most, events aside (the rest wait their turn)")
         feature_labels: list[str] = Field(default_factory=lambda: ["person", "car"], description="labels counted in the feature vector")
         situations: dict[str, Any] = Field(
             default_factory=dict, description="named situations → conditions, as scene-rules takes them, judged on this interpreter's scene"
@@ -120,6 +126,7 @@ class RelationsInterpreter:
         landmarks: Any = (),
         narrate: Any = None,
         repeat_after: float | None = 10.0,
+        max_facts: int | None = 8,
         feature_labels: Any = None,
         naive: bool = False,
         situations: Any = None,
@@ -127,7 +134,7 @@ class RelationsInterpreter:
         given = {"spatial": spatial, "temporal": temporal, "narrate": narrate, "feature_labels": feature_labels, "situations": situations}
         p = self.Params.model_validate(
             {k: v for k, v in given.items() if v is not None}
-            | {"calibration": calibration, "zones": list(zones), "lines": list(lines), "landmarks": list(landmarks), "repeat_after": repeat_after, "naive": naive}
+            | {"calibration": calibration, "zones": list(zones), "lines": list(lines), "landmarks": list(landmarks), "repeat_after": repeat_after, "max_facts": max_facts, "naive": naive}
         )
         self.params = p
         self.reset()
@@ -138,7 +145,7 @@ class RelationsInterpreter:
         self.memory = TrackMemory(p.temporal, p.calibration)
         self._tracking = False
         self.regions = ZoneTracker(p.zones, p.lines)
-        self.narrator = Narrator(p.repeat_after, grace=p.temporal.forget_after)
+        self.narrator = Narrator(p.repeat_after, grace=p.temporal.forget_after, max_facts=p.max_facts)
         self.landmarks = [
             SceneObject(
                 id=-(k + 1), label=lm.label, score=1.0, box=BoundingBox(x1=lm.box[0], y1=lm.box[1], x2=lm.box[2], y2=lm.box[3]),
@@ -177,13 +184,15 @@ class RelationsInterpreter:
         everyone = active + self.landmarks
         ids = [o.id for o in everyone]
         boxes = np.array([o.box.as_xyxy() for o in everyone], dtype=np.float64).reshape(-1, 4)
-        if p.naive:
+        if p.naive or len(boxes) < _NUMPY_FROM:
             found = spatial_relations_naive(boxes.tolist(), p.spatial)
         else:
             found = spatial_relations(boxes, p.spatial).tuples()
         moving_rows = [k for k, o in enumerate(everyone) if o.track_id is not None]
         found += self.memory.approach(moving_rows, boxes, ids)
-        relations = to_relations(found, ids)
+        # Relations travel as plain tuples and become messages in one validation of the scene
+        # (pydantic-core builds thousands of them several times faster than one by one).
+        relations = [(ids[i], pred, ids[j], min(max(c, 0.0), 1.0)) for i, pred, j, c in found]
 
         enriched = [self._enrich(o, t) for o in objects]
         by_id = {o.id: o for o in enriched}
@@ -201,7 +210,11 @@ class RelationsInterpreter:
             [len(occupancy[z.name]) for z in p.zones],
             [self.regions.counts[ln.name][d] for ln in p.lines for d in ln.direction_names()],
         )
-        scene = Scene(objects=tuple(enriched) + tuple(self.landmarks), relations=tuple(relations), events=tuple(events), facts=facts, features=features)
+        scene = _SCENE.validate_python({
+            "objects": (*enriched, *self.landmarks),
+            "relations": [{"subject": a, "predicate": pred, "object": b, "confidence": c} for a, pred, b, c in relations],
+            "events": events, "facts": facts, "features": features,
+        })
         return scene if self.rules is None else self.rules.evaluate(scene)
 
     def _enrich(self, obj: SceneObject, t: float) -> SceneObject:
@@ -222,7 +235,7 @@ class RelationsInterpreter:
                 attrs.update(speed_m_s=round(m.speed_mps, 3), speed_km_h=round(m.speed_mps * 3.6, 2))
         return obj.model_copy(update={"attributes": attrs})
 
-    def _narrate(self, t: float, events: list[Event], relations: list[Relation], objs: dict[int, SceneObject], tracked: list[SceneObject]) -> tuple[str, ...]:
+    def _narrate(self, t: float, events: list[Event], relations: list[tuple[int, str, int, float]], objs: dict[int, SceneObject], tracked: list[SceneObject]) -> tuple[str, ...]:
         say = self.narrator
 
         def name(oid: int) -> str:
@@ -260,20 +273,21 @@ class RelationsInterpreter:
             else:
                 say.state(("motion", o.id), "still", f"{name(o.id)} is not moving", t)
         narrate = set(self.params.narrate)
-        for rel in relations:
-            if rel.predicate not in narrate:
-                continue
-            s, ob = name(rel.subject), name(rel.object)
-            if rel.predicate in ("approaching", "moving_away"):
-                subj = objs.get(rel.subject)
-                tr = self.memory.tracks.get(rel.subject)
+
+        def telling(subject: int, predicate: str, other: int) -> str:
+            s, ob = name(subject), name(other)
+            if predicate in ("approaching", "moving_away"):
+                subj = objs.get(subject)
+                tr = self.memory.tracks.get(subject)
                 verb = motion_verb(subj.label if subj else "", tr.motion.speed_mps if tr else None)
-                towards = "towards" if rel.predicate == "approaching" else "away from"
+                towards = "towards" if predicate == "approaching" else "away from"
                 speed = f" at {_speed_text(tr.motion.speed, tr.motion.speed_mps)}" if tr is not None else ""
-                text = f"{s} is {verb} {towards} {ob}{speed}"
-            else:
-                text = f"{s} is {rel.predicate.replace('_', ' ')} {ob}"
-            say.state((rel.predicate, rel.subject, rel.object), rel.predicate, text, t)
+                return f"{s} is {verb} {towards} {ob}{speed}"
+            return f"{s} is {predicate.replace('_', ' ')} {ob}"
+
+        for a, pred, b, _ in relations:
+            if pred in narrate:
+                say.state((pred, a, b), pred, lambda a=a, pred=pred, b=b: telling(a, pred, b), t)
         for zone, members in self.regions.occupancy().items():
             topic = ("occupancy", zone)
             if members:
