@@ -5,11 +5,16 @@
 * :class:`CollectSink` — keeps every record it is given and whether it was stopped.
 * :class:`CounterWorld` — a tiny deterministic closed-loop source: reward is the action taken,
   the observation counts steps, episodes end after ``episode_length`` steps.
+* :class:`ProcessKiller` — a detector that kills its own process (as the OOM killer would), to
+  test how a distributed backend handles a dead worker.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from pathlib import Path
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -19,7 +24,7 @@ from drid.pipeline.hookspecs import hookimpl
 from drid.plugins._media import Sized
 from drid.schemas import Decision, Frame, FrameRecord, Transition
 
-__all__ = ["CollectSink", "CounterWorld", "ListSource", "SyntheticSource"]
+__all__ = ["CollectSink", "CounterWorld", "ListSource", "ProcessKiller", "SyntheticSource"]
 
 
 class ListSource:
@@ -142,3 +147,24 @@ class CounterWorld:
             self._t = 0
             self._episode += 1
         return transition
+
+
+class ProcessKiller:
+    """Kills the process it runs in with SIGKILL at frame ``at_frame``. With ``once_marker``, it
+    kills only while that file does not exist, creating it first: the retry then succeeds."""
+
+    drid_name = "process-killer"
+
+    def __init__(self, at_frame: int = 0, once_marker: str | None = None) -> None:
+        self.at_frame = at_frame
+        self.once_marker = once_marker
+
+    @hookimpl
+    def drid_detect(self, frame: Frame) -> list:
+        if frame.index == self.at_frame:
+            if self.once_marker is None:
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif not Path(self.once_marker).exists():
+                Path(self.once_marker).touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+        return []

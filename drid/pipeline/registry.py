@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import typing
 from dataclasses import dataclass, field
@@ -228,9 +229,28 @@ class Registry:
         self._infos[name] = info
         return info
 
+    def _import_path(self, name: str, path: str, where: str) -> PluginInfo:
+        """A plugin named by its import path, ``package.module:Class`` (unpublished plugins)."""
+        module, _, attr = name.partition(":")
+        info = PluginInfo(name=name, target=name)
+        try:
+            loaded: Any = importlib.import_module(module)
+            for part in attr.split("."):
+                loaded = getattr(loaded, part)
+        except Exception as exc:
+            raise ConfigError(f"cannot import plugin '{name}': {type(exc).__name__}: {exc}", path=path, where=where) from None
+        if not inspect.isclass(loaded) or not hooks_of(loaded):
+            raise ConfigError(f"'{name}' is not a plugin class (no @hookimpl methods)", path=path, where=where)
+        info.cls = loaded
+        self._infos[name] = info
+        return info
+
     def get(self, name: str, *, path: str = "plugin", where: str = "") -> PluginInfo:
         """Like :meth:`info` but raises ``ConfigError`` (unknown name, with close matches) or
-        ``ConfigError`` naming the import failure."""
+        ``ConfigError`` naming the import failure. A name of the form ``module:Class`` that is not
+        registered is imported directly."""
+        if name not in self and ":" in name:
+            return self._import_path(name, path, where)
         if name not in self:
             hint = close_matches(name, self.names()) or " (run 'drid plugins' to list them)"
             raise ConfigError(f"unknown plugin '{name}'{hint}", path=path, where=where)
