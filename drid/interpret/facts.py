@@ -74,6 +74,15 @@ class Narrator:
         """Whether ``topic`` was said and still holds (within ``grace``)."""
         return topic in self._said
 
+    def told(self, topic: Hashable) -> Any:
+        """The gist last told about ``topic`` (None when it is not held)."""
+        last = self._said.get(topic)
+        return None if last is None else last[0]
+
+    def forget(self, topic: Hashable) -> None:
+        """Drop ``topic``: the next statement about it is news again."""
+        self._said.pop(topic, None)
+
     def event(self, text: str) -> None:
         self._out.append(text)
 

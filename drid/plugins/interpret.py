@@ -85,7 +85,7 @@ class RelationsInterpreter:
         lines: list[LineSpec] = Field(default_factory=list, description="counting lines: [{name, start: [x, y], end: [x, y], anchor, margin, directions}]")
         landmarks: list[Landmark] = Field(default_factory=list, description="fixed objects: [{label: table, box: [x1, y1, x2, y2]}]")
         narrate: list[str] = Field(
-            default_factory=lambda: ["next_to", "inside", "approaching", "moving_away"], description="which relations become facts in words"
+            default_factory=lambda: ["next_to", "approaching", "moving_away"], description="which relations become facts in words"
         )
         repeat_after: float | None = Field(default=10.0, gt=0, description="seconds before a fact that still holds is said again (null: never)")
         max_facts: int | None = Field(default=8, ge=1, description="new facts told per frame at most, events aside (the rest wait their turn)")
@@ -298,8 +298,9 @@ class RelationsInterpreter:
                     tally[label] = tally.get(label, 0) + 1
                 what = " and ".join(count_phrase(n, label) for label, n in sorted(tally.items()))
                 say.state(topic, len(members), f"{what} in zone '{zone}'", t)
-            elif say.knows(topic):
-                say.state(topic, 0, f"zone '{zone}' is empty", t)
+            elif say.told(topic) not in (None, 0):
+                say.event(f"zone '{zone}' is empty")  # told once; then the zone has no news
+                say.forget(topic)
         return say.flush(t)
 
 
