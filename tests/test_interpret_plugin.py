@@ -175,7 +175,7 @@ def test_condition_evidence_names_the_facts():
     view = SceneView(scene_for_conditions(), evidence={"busy": ["2 people"]})
     cond = parse_condition({"all": [{"relation": {"subject": "person", "predicate": "near", "object": "car"}}, {"situation": "busy"}]})
     assert cond.test(view) == ["person 1 near car 2 (0.80)", "situation busy (2 people)"]
-    assert parse_condition({"objects": {"label": "person", "zone": "road"}}).test(view) == ["person 1: person in zone 'road'"]
+    assert parse_condition({"objects": {"label": "person", "zone": "road"}}).test(view) == ["person 1 in zone 'road'"]
 
 
 def test_event_conditions():
@@ -227,8 +227,8 @@ def test_scene_rules_start_and_end_situations_with_evidence():
     s1 = rules.evaluate(on_road)
     assert s1.situations == ("pedestrian_in_path", "danger")  # a rule may use an earlier situation
     assert [(e.name, e.data["situation"]) for e in s1.events] == [("situation_started", "pedestrian_in_path"), ("situation_started", "danger")]
-    assert s1.events[0].data["because"] == ["person 1: person in zone 'road'"]
-    assert s1.facts[0] == "situation pedestrian_in_path: person 1: person in zone 'road'"
+    assert s1.events[0].data["because"] == ["person 1 in zone 'road'"]
+    assert s1.facts[0] == "situation pedestrian_in_path: person 1 in zone 'road'"
     s2 = rules.evaluate(on_road)
     assert s2.events == () and s2.facts == () and s2.situations == ("pedestrian_in_path", "danger")
     s3 = rules.evaluate(off_road)
@@ -282,7 +282,7 @@ def test_relations_scene_rules_and_rules_policy_in_a_pipeline(tmp_path):
     assert set(actions[:first_stop]) == {"GO"} and set(actions[first_stop:]) == {"STOP"}
     stop = records[first_stop]
     assert "pedestrian_near_car" in stop.scene.situations
-    assert stop.decision.rationale.startswith("STOP: yield — situation pedestrian_near_car (person 1 near car 2")
+    assert stop.decision.rationale.startswith("STOP (yield): situation pedestrian_near_car (person 1 near car 2")
     assert stop.decision.plugin == "rules"
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 30

@@ -34,8 +34,8 @@ def test_first_matching_rule_decides_and_names_its_facts():
     people = Scene(objects=(obj(3, "person"),))
     d = policy.decide(people)
     assert d.action == "SLOW"
-    assert d.rationale == "SLOW: people near — person 3: person"
-    assert d.info == {"rule": "people near", "rule_index": 1, "evidence": ["person 3: person"]}
+    assert d.rationale == "SLOW (people near): person 3"
+    assert d.info == {"rule": "people near", "rule_index": 1, "evidence": ["person 3"]}
     both = Scene(objects=(obj(3, "person"),), situations=("pedestrian_in_path",))
     assert policy.decide(both).action == "STOP"  # earlier rule wins over a later one
     cars = Scene(objects=(obj(1, "car"), obj(2, "car")), relations=(Relation(subject=1, predicate="approaching", object=2, confidence=0.7),))
@@ -48,10 +48,10 @@ def test_situation_evidence_from_scene_rules_reaches_the_rationale():
     policy = RulePolicy(rules=STREET)
     started = Scene(
         situations=("pedestrian_in_path",),
-        events=(Event(name="situation_started", data={"situation": "pedestrian_in_path", "because": ["person 4: person in zone 'road'"]}),),
+        events=(Event(name="situation_started", data={"situation": "pedestrian_in_path", "because": ["person 4 in zone 'road'"]}),),
     )
     d = policy.decide(started, 0.0)
-    assert d.rationale == "STOP: pedestrian in path — situation pedestrian_in_path (person 4: person in zone 'road')"
+    assert d.rationale == "STOP (pedestrian in path): situation pedestrian_in_path (person 4 in zone 'road')"
     # Later frames carry only the situation; the policy remembers why it began.
     assert "person 4" in policy.decide(Scene(situations=("pedestrian_in_path",)), 0.1).rationale
     ended = Scene(events=(Event(name="situation_ended", data={"situation": "pedestrian_in_path"}),))
@@ -66,7 +66,7 @@ def test_hold_keeps_a_higher_rule_against_flicker():
     decisions = [policy.decide(scene, t) for t, scene in seq]
     assert [d.action for d in decisions] == ["STOP", "STOP", "STOP", "STOP", "STOP", "GO", "SLOW"]
     assert decisions[1].rationale.endswith("(held for 0.5 s)")
-    assert decisions[3].rationale == "STOP: pedestrian in path — situation pedestrian_in_path"
+    assert decisions[3].rationale == "STOP (pedestrian in path): situation pedestrian_in_path"
 
 
 def test_numeric_actions_for_environments():

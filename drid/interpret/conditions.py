@@ -95,6 +95,7 @@ class Selector:
     min_age_s: float | None = None
     landmark: bool | None = None
     text: str = "object"
+    qualifiers: str = ""  # the text without the labels: "moving in zone 'road'"
 
     def __call__(self, obj: SceneObject) -> bool:
         a = obj.attributes
@@ -193,20 +194,20 @@ def parse_selector(data: Any, path: str, extra: Sequence[str] = ()) -> tuple[Sel
             raise _unknown(str(key), (*_SELECTOR_KEYS, *extra), path, "key")
     if sel.min_dwell_s is not None and sel.zone is None:
         raise ValueError(f"{path}.min_dwell_s: needs a zone")
-    words.append(" or ".join(sorted(sel.labels)) if sel.labels else "object")
     if sel.ids is not None:
         words.append("#" + "/".join(str(i) for i in sorted(sel.ids)))
     if sel.moving is not None:
         words.append("moving" if sel.moving else "stationary")
     if sel.zone is not None:
-        words.append(f"in zone '{sel.zone}'" + (f" for ≥ {sel.min_dwell_s:g} s" if sel.min_dwell_s is not None else ""))
+        words.append(f"in zone '{sel.zone}'" + (f" for >= {sel.min_dwell_s:g} s" if sel.min_dwell_s is not None else ""))
     if sel.min_speed is not None:
         words.append(f"faster than {sel.min_speed:g} {sel.unit}")
     if sel.max_speed is not None:
         words.append(f"slower than {sel.max_speed:g} {sel.unit}")
     if sel.min_age_s is not None:
-        words.append(f"seen for ≥ {sel.min_age_s:g} s")
-    sel.text = " ".join(words)
+        words.append(f"seen for >= {sel.min_age_s:g} s")
+    sel.qualifiers = " ".join(words)
+    sel.text = " ".join([" or ".join(sorted(sel.labels)) if sel.labels else "object", *words])
     return sel, rest
 
 
@@ -260,7 +261,9 @@ class Objects(Condition):
             return None
         if not found:
             return [f"no {self.selector.text}"]
-        return [f"{', '.join(view.name(o.id) for o in found[:5])}{' …' if n > 5 else ''}: {self.selector.text}" + (f" ({n})" if n > 1 else "")]
+        names = ", ".join(view.name(o.id) for o in found[:5]) + (", ..." if n > 5 else "")
+        qualifiers = f" {self.selector.qualifiers}" if self.selector.qualifiers else ""
+        return [f"{names}{qualifiers}" + (f" ({n} in all)" if n > 1 else "")]
 
 
 @dataclass
@@ -353,7 +356,7 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
         at_most = rest.get("at_most")
         for k, v in (("at_least", at_least), ("at_most", at_most)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise ValueError(f"{where}.{k}: expected a count ≥ 0, got {v!r}")
+                raise ValueError(f"{where}.{k}: expected a count >= 0, got {v!r}")
         text = f"{'at least ' + str(at_least) + ' ' if at_least != 1 else ''}{sel.text}" + (f" (at most {at_most})" if at_most is not None else "")
         return Objects(text=text, selector=sel, at_least=at_least, at_most=at_most)
     if key == "relation":

@@ -98,7 +98,7 @@ class RulePolicy:
                 continue
             decision = Decision(
                 action=rule.action,
-                rationale=f"{rule.action}: {name} — " + "; ".join(evidence),
+                rationale=f"{rule.action} ({name}): " + "; ".join(evidence),
                 info={"rule": name, "rule_index": index, "evidence": list(evidence)},
             )
             self._held = (index, t, decision)
