@@ -295,6 +295,7 @@ def train_classifier(
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
     flip: bool = False,
+    augment: bool = True,
     balance: bool = True,
     seed: int = 0,
     filters: tuple[int, ...] = (16, 32, 64),
@@ -328,12 +329,12 @@ def train_classifier(
 
     x_train = ds.images[train_idx].astype(np.float32)
     y_train = ds.labels[train_idx]
-    augment = _augmenter(flip, seed)
+    augmenter = _augmenter(flip, seed)
     train_data = (
         tf.data.Dataset.from_tensor_slices((x_train, y_train))
         .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
-        .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=1, deterministic=True)
+        .map(lambda x, y: (augmenter(x, training=True), y) if augment else (x, y), num_parallel_calls=1, deterministic=True)
         .prefetch(2)
     )
     val_data = (ds.images[val_idx].astype(np.float32), ds.labels[val_idx])
@@ -541,6 +542,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--val-fraction", type=_fraction, default=0.15)
     p.add_argument("--test-fraction", type=_fraction, default=0.15)
     p.add_argument("--flip", action="store_true", help="augment with horizontal flips (not for digits or text)")
+    p.add_argument("--no-augment", action="store_true", help="no augmentation (shifts, zoom, rotation, contrast, brightness)")
     p.add_argument("--no-balance", action="store_true", help="do not weight classes by inverse frequency")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--provenance", default="", help="where the data came from, for the model card")
@@ -554,7 +556,7 @@ def _run(args: argparse.Namespace) -> int:
         args.data, args.out, name=args.name, size=args.size, channels=args.channels, aspect=args.aspect, padding=args.padding,
         backbone=args.backbone, weights=args.weights, unfreeze=args.unfreeze, epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, learning_rate=args.learning_rate, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-        flip=args.flip, balance=not args.no_balance, seed=args.seed, provenance=args.provenance, progress=not args.no_progress,
+        flip=args.flip, augment=not args.no_augment, balance=not args.no_balance, seed=args.seed, provenance=args.provenance, progress=not args.no_progress,
         command=command,
     )
     print(f"held-out accuracy {result.test_accuracy:.4f} (validation {result.val_accuracy:.4f}, {result.epochs} epochs, split {result.split})")
