@@ -38,7 +38,26 @@ DETECT: list[tuple[str, dict[str, Any]]] = [
 #: Later stages join the demo here, one line each, once their plugins exist:
 #: ``("recognize", "keras-classifier", {...})``, ``("interpret", "relations", {...})``,
 #: ``("decide", "rules", {...})``.
-LATER_STAGES: list[tuple[str, str, dict[str, Any]]] = []
+#: The street of the default clip: the carriageway behind the railing, and a line across it.
+#: (Pixels of bikes.mp4; for another video, redraw them: see examples/street-rules.yaml.)
+ZONES: list[dict[str, Any]] = [{"name": "road", "polygon": [[0, 135], [640, 135], [640, 215], [0, 215]], "anchor": "bottom"}]
+LINES: list[dict[str, Any]] = [{"name": "middle", "start": [320, 100], "end": [320, 272], "anchor": "center"}]
+_VEHICLES = ["car", "truck", "bus", "motion"]
+LATER_STAGES: list[tuple[str, str, dict[str, Any]]] = [
+    ("interpret", "relations", {
+        "temporal": {"min_frames": 3, "forget_after": 0.5}, "zones": ZONES, "lines": LINES, "feature_labels": ["person", "motion", "car"],
+        "situations": {
+            "traffic_passing": {"objects": {"label": _VEHICLES, "zone": "road", "moving": True}},
+            "vehicle_waiting": {"objects": {"label": _VEHICLES, "zone": "road", "moving": False}},
+            "pedestrian_in_road": {"objects": {"label": "person", "zone": "road"}},
+        },
+    }),
+    # GO / SLOW / STOP for someone waiting to cross the street.
+    ("decide", "rules", {"rules": [
+        {"name": "traffic passing", "action": "STOP", "when": {"situation": "traffic_passing"}},
+        {"name": "road not clear", "action": "SLOW", "when": {"situation": ["vehicle_waiting", "pedestrian_in_road"]}},
+    ], "default": "GO", "hold": 0.5}),
+]
 
 
 def default_clip() -> Path:
@@ -71,8 +90,8 @@ def demo_pipeline(path: str | None, target: Path, *, max_frames: int | None = No
         decide=stages["decide"][0] if stages["decide"] else None,
         sinks=[
             ("jsonl", {"path": str(target / "records.jsonl")}),
-            ("annotated-video", {"path": str(target / "annotated.mp4")}),
-            ("frames", {"path": str(target / "frames"), "every": frames_every}),
+            ("annotated-video", {"path": str(target / "annotated.mp4"), "zones": ZONES, "lines": LINES}),
+            ("frames", {"path": str(target / "frames"), "every": frames_every, "zones": ZONES, "lines": LINES}),
         ],
         mode=mode,
         max_frames=max_frames,
