@@ -28,7 +28,12 @@ def test_cars_crossing_the_parking_lot_are_counted_by_direction():
     records = run(
         clip,
         detect=[("motion", {"min_area": 1500, "detect_shadows": True}), ("track", {"min_hits": 2, "max_age": 5})],
-        interpret=[("relations", {"temporal": {"min_frames": 3}, "lines": [{"name": "middle", "start": [0, 216], "end": [768, 216]}]})],
+        interpret=[("relations", {
+            "temporal": {"min_frames": 3},
+            "lines": [{"name": "middle", "start": [0, 216], "end": [768, 216]}],
+            # A known distance: the first car, a Prius (4.46 m long), spans y 52-297 in frame 82.
+            "calibration": {"known_distance": {"start": [350, 52], "end": [350, 297], "metres": 4.46}},
+        })],
     )
     crossings = [e for r in records for e in r.scene.events if e.name == "crossed_line"]
     assert [e.data["direction"] for e in crossings] == ["upward", "downward", "upward", "downward"]
@@ -43,6 +48,11 @@ def test_cars_crossing_the_parking_lot_are_counted_by_direction():
     lefts = [r for r in both if any((x.subject, x.predicate, x.object) == (down, "left_of", up) for x in r.scene.relations)]
     rights = [r for r in both if any((x.subject, x.predicate, x.object) == (down, "right_of", up) for x in r.scene.relations)]
     assert len(lefts) >= len(both) // 2 and not rights
+    # Calibrated speeds are parking-lot speeds (the median over each car's moving frames).
+    for car in {e.objects[0] for e in crossings}:
+        kmh = sorted(o.attributes["speed_km_h"] for r in records for o in r.scene.objects if o.id == car and o.attributes.get("moving"))
+        assert 3.0 < kmh[len(kmh) // 2] < 25.0
+    assert any(" m/s" in f for f in facts)
     # Their headings agree with the counted directions (90° is up the image, 270° down).
     heading = {o.id: o.attributes.get("heading_deg") for r in both for o in r.scene.objects if o.attributes.get("moving")}
     assert 45 < heading[up] < 135 and 225 < heading[down] < 315
