@@ -32,7 +32,7 @@ from drid.interpret.zones import LineSpec, ZoneSpec, ZoneTracker
 from drid.pipeline.errors import close_matches
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
-from drid.schemas import BoundingBox, Event, Frame, Relation, Scene, SceneObject
+from drid.schemas import BoundingBox, Event, Frame, Scene, SceneObject
 
 __all__ = ["Landmark", "RelationsInterpreter", "SceneRules"]
 
