@@ -309,3 +309,25 @@ def test_scene_rules_behind_a_tracker():
              interpret=[("relations", {"temporal": {"min_frames": 1}}), ("scene-rules", {"situations": {"someone": {"label": "person"}}})],
              sinks=[sink]).run()
     assert sink.records[-1].scene.situations == ("someone",)
+
+
+def test_zone_narration_tells_occupancy_changes_once():
+    interp = RelationsInterpreter(temporal={"min_frames": 2}, zones=[{"name": "kerb", "polygon": [[200, 250], [400, 250], [400, 350], [200, 350]]}])
+    told = []
+    for k in range(80):  # walks right through the zone (x 200-400) and on; 8 s
+        told += interp.interpret(k / 10, [obj(1, "person", (100 + 10 * k, 200, 140 + 10 * k, 300))]).facts
+    zone_facts = [f for f in told if "zone 'kerb'" in f]
+    assert zone_facts == [
+        "person 1 entered zone 'kerb'",
+        "1 person in zone 'kerb'",
+        "person 1 left zone 'kerb' after 2.0 s",
+        "zone 'kerb' is empty",
+    ]
+
+
+def test_frames_without_timestamps_are_timed_by_index():
+    interp = RelationsInterpreter(temporal={"min_frames": 2}, assume_fps=10.0)
+    for k in range(10):
+        scene = interp.drid_interpret(Frame(index=k), walk(k))
+    person = next(o for o in scene.objects if o.id == 1)
+    assert person.attributes["speed_px_s"] == pytest.approx(100.0)

@@ -94,6 +94,7 @@ class RelationsInterpreter:
             default_factory=dict, description="named situations → conditions, as scene-rules takes them, judged on this interpreter's scene"
         )
         naive: bool = Field(default=False, description="compute spatial relations by the pure-Python pairwise loop (reference, slow)")
+        assume_fps: float = Field(default=25.0, gt=0, description="frame rate assumed for frames without timestamps (all at 0 s)")
 
         @field_validator("narrate")
         @classmethod
@@ -130,11 +131,12 @@ class RelationsInterpreter:
         feature_labels: Any = None,
         naive: bool = False,
         situations: Any = None,
+        assume_fps: float = 25.0,
     ) -> None:
         given = {"spatial": spatial, "temporal": temporal, "narrate": narrate, "feature_labels": feature_labels, "situations": situations}
         p = self.Params.model_validate(
             {k: v for k, v in given.items() if v is not None}
-            | {"calibration": calibration, "zones": list(zones), "lines": list(lines), "landmarks": list(landmarks), "repeat_after": repeat_after, "max_facts": max_facts, "naive": naive}
+            | {"calibration": calibration, "zones": list(zones), "lines": list(lines), "landmarks": list(landmarks), "repeat_after": repeat_after, "max_facts": max_facts, "naive": naive, "assume_fps": assume_fps}
         )
         self.params = p
         self.reset()
@@ -162,7 +164,9 @@ class RelationsInterpreter:
 
     @hookimpl
     def drid_interpret(self, frame: Frame, objects: list[SceneObject]) -> Scene:
-        return self.interpret(frame.timestamp, objects)
+        # A source that leaves every timestamp at 0 still has a frame order: time it by index.
+        t = frame.timestamp if frame.timestamp > 0 or frame.index == 0 else frame.index / self.params.assume_fps
+        return self.interpret(t, objects)
 
     # -- the work ----------------------------------------------------------------------------
     def interpret(self, t: float, objects: list[SceneObject]) -> Scene:
