@@ -64,6 +64,7 @@ class ImageResult:
     match: list[float] = field(default_factory=list)  # per detection: IoU or line distance of its match
     missed: list[str] = field(default_factory=list)  # labels of the objects and lines nothing found
     seconds: float = 0.0
+    scored: bool = False  # False: not available, or not annotated for the evaluated labels
 
     @property
     def available(self) -> bool:
@@ -90,7 +91,7 @@ class EvalReport:
             "line_tolerance_px": self.line_tolerance, "labels": self.labels,
             "per_label": [r.as_dict() for r in self.per_label.values()],
             "images": [
-                {"image": r.truth.image, "available": r.available, "seconds": r.seconds,
+                {"image": r.truth.image, "available": r.available, "scored": r.scored, "seconds": r.seconds,
                  "detections": [{"label": d.label, "score": d.score, "box": list(d.box.as_xyxy()), "outcome": o, "match": m}
                                 for d, o, m in zip(r.detections, r.outcome, r.match)],
                  "missed": r.missed}
@@ -105,6 +106,9 @@ class EvalReport:
             name = r.truth.image
             if not r.available:
                 lines.append(f"  {name}: not available here, skipped")
+                continue
+            if not r.scored:
+                lines.append(f"  {name}: not annotated for {', '.join(self.labels)}")
                 continue
             evaluated = [(d, o, m) for d, o, m in zip(r.detections, r.outcome, r.match) if o]
             found = ", ".join(f"{d.label} {d.score:.2f} {o}" + (f" {m:.2f}" if o == "tp" else "") for d, o, m in evaluated) or "nothing"
@@ -148,13 +152,15 @@ def evaluate_detector(detector: Any, groundtruth: GroundTruth | str | Path, *, l
 
         context = RunContext(name="eval", mode="sequential", stages={"detect": [name or type(detector).__name__]})
         start(context)
+    declared = list(labels) if labels else list(getattr(detector, "labels", None) or [])
     images: list[ImageResult] = []
     for index, truth in enumerate(groundtruth.images):
         path = resolve_image(truth.image, base)
         result = ImageResult(truth=truth, path=path)
         images.append(result)
-        if path is None:
-            continue
+        if path is None or (declared and not any(truth.covers(label) for label in declared)):
+            continue  # not here, or annotated for other labels only: nothing to score
+        result.scored = True
         if truth.frame is not None and start is not None:
             start(context)  # a video starts from a clean slate
         frames = _video_frames(path, truth, where, index) if truth.frame is not None else [(0.0, _read_image(path, where, index))]
@@ -168,10 +174,10 @@ def evaluate_detector(detector: Any, groundtruth: GroundTruth | str | Path, *, l
             result.seconds = time.perf_counter() - t0
         result.detections = found
 
-    chosen = list(labels) if labels else list(getattr(detector, "labels", None) or sorted(groundtruth.labels() | {d.label for r in images for d in r.detections}))
+    chosen = declared or sorted(groundtruth.labels() | {d.label for r in images for d in r.detections})
     per_label = {label: LabelResult(label) for label in chosen}
     for r in images:
-        if not r.available:
+        if not r.scored:
             continue
         r.outcome = [""] * len(r.detections)
         r.match = [0.0] * len(r.detections)
@@ -343,7 +349,7 @@ def run_command(args: argparse.Namespace) -> int:
         folder = Path(args.show)
         folder.mkdir(parents=True, exist_ok=True)
         for i, r in enumerate(report.images):
-            if r.available:
+            if r.scored:
                 frame = "" if r.truth.frame is None else f"_{r.truth.frame}"
                 cv2.imwrite(str(folder / f"{i:02d}_{Path(r.truth.image.split(':')[-1]).stem}{frame}.png"), draw_outcome(r))
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.table())

@@ -197,7 +197,8 @@ def draw_banner(image: np.ndarray, decision: Decision | None, scale: float | Non
     if decision.confidence is not None:
         text += f" ({decision.confidence:.2f})"
     if decision.rationale:
-        text += f" - {decision.rationale}"
+        # A rationale that starts with the action ("STOP (rule): ...") replaces it rather than repeat it.
+        text = decision.rationale if decision.confidence is None and decision.rationale.startswith(str(action)) else f"{text} - {decision.rationale}"
     s = scale * 0.8
     color = _ACTION_COLOURS.get(str(action).lower(), (60, 120, 40))
     (_, th), base = cv2.getTextSize(text, _FONT, s, 1)
