@@ -331,3 +331,13 @@ def test_frames_without_timestamps_are_timed_by_index():
         scene = interp.drid_interpret(Frame(index=k), walk(k))
     person = next(o for o in scene.objects if o.id == 1)
     assert person.attributes["speed_px_s"] == pytest.approx(100.0)
+
+
+def test_untracked_objects_policy():
+    loose = [obj(0, "cup", (10, 10, 20, 20), tracked=False), obj(1, "table", (0, 0, 100, 50), tracked=False)]
+    assert RelationsInterpreter(untracked="exclude").interpret(0.0, loose).relations == ()
+    assert RelationsInterpreter(untracked="include").interpret(0.0, loose).relations != ()
+    auto = RelationsInterpreter(temporal={"min_frames": 1})
+    assert auto.interpret(0.0, loose).relations != ()  # no tracker seen yet: they count
+    auto.interpret(0.1, walk(1))  # a tracked object: from now on untracked ones are unconfirmed births
+    assert auto.interpret(0.2, loose).relations == ()

@@ -46,6 +46,7 @@ _VEHICLES = ["car", "truck", "bus", "motion"]
 LATER_STAGES: list[tuple[str, str, dict[str, Any]]] = [
     ("interpret", "relations", {
         "temporal": {"min_frames": 3, "forget_after": 0.5}, "zones": ZONES, "lines": LINES, "feature_labels": ["person", "motion", "car"],
+        "untracked": "exclude",  # behind the tracker, untracked detections are unconfirmed births
         "situations": {
             "traffic_passing": {"objects": {"label": _VEHICLES, "zone": "road", "moving": True}},
             "vehicle_waiting": {"objects": {"label": _VEHICLES, "zone": "road", "moving": False}},

@@ -1,6 +1,6 @@
 """Temporal context: a bounded memory of each track's recent positions, from which come
 confirmation (a track counts only after ``min_frames`` sightings), appearance and departure,
-motion (moving / stationary with hysteresis, speed and heading in px/s and, calibrated, in m/s and
+motion (moving / stationary with hysteresis and ``state_frames`` debouncing, speed and heading in px/s and, calibrated, in m/s and
 km/h), time since first seen, and whether one object is approaching another or moving away.
 
 Speeds are least-squares slopes of the track's anchor point over the last ``window`` seconds, so
@@ -36,6 +36,7 @@ class TemporalParams(BaseModel):
     max_history: int = Field(default=64, ge=2, description="positions kept per track at most (bounds memory)")
     moving_speed: float = Field(default=0.3, gt=0, description="moving above this speed, in object sizes (√area) per second")
     stopping_speed: float = Field(default=0.15, ge=0, description="stationary again below this speed (object sizes/s); hysteresis")
+    state_frames: int = Field(default=3, ge=1, description="frames a new moving/stationary state must last before it counts")
     approach_fraction: float = Field(default=0.7, gt=0, le=1, description="approaching when this share of the speed points at the other object")
     approach_range: float | None = Field(default=3.0, gt=0, description="approaching/moving_away only towards objects within this many object sizes (null: any)")
     anchor: Anchor = Field(default="bottom", description="the point of a box whose motion is measured (bottom: where it meets the ground)")
@@ -66,6 +67,7 @@ class Track:
     history: deque[tuple[float, float, float]] = field(default_factory=deque)  # (t, x, y) of the anchor
     ground: deque[tuple[float, float]] = field(default_factory=deque)  # metres, parallel to history
     motion: Motion = field(default_factory=Motion)
+    pending: int = 0  # frames in a row whose speed says the moving state should flip
 
     @property
     def size(self) -> float:
@@ -153,7 +155,13 @@ class TrackMemory:
             gvx, gvy = _slope(hist[-len(g):, 0], g)
             speed_mps = float(math.hypot(gvx, gvy))
         relative = speed / track.size
-        moving = relative > p.moving_speed if not track.motion.moving else relative > p.stopping_speed
+        moving = track.motion.moving
+        flip = relative <= p.stopping_speed if moving else relative > p.moving_speed
+        # The first estimates decide at once; later a flip must persist (one odd box is not a stop).
+        if flip and (len(track.history) <= 2 or track.pending + 1 >= p.state_frames):
+            moving, track.pending = not moving, 0
+        else:
+            track.pending = track.pending + 1 if flip else 0
         heading = math.degrees(math.atan2(-vy, vx)) % 360.0
         return Motion(vx, vy, speed, heading, speed_mps, moving)
 

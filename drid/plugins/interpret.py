@@ -17,7 +17,7 @@ What is a plugin and what is a parameter:
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
@@ -95,6 +95,9 @@ class RelationsInterpreter:
         )
         naive: bool = Field(default=False, description="compute spatial relations by the pure-Python pairwise loop (reference, slow)")
         assume_fps: float = Field(default=25.0, gt=0, description="frame rate assumed for frames without timestamps (all at 0 s)")
+        untracked: Literal["auto", "include", "exclude"] = Field(
+            default="auto", description="objects without a track id: auto (count them until a tracked object is seen), include, exclude"
+        )
 
         @field_validator("narrate")
         @classmethod
@@ -132,11 +135,12 @@ class RelationsInterpreter:
         naive: bool = False,
         situations: Any = None,
         assume_fps: float = 25.0,
+        untracked: str = "auto",
     ) -> None:
         given = {"spatial": spatial, "temporal": temporal, "narrate": narrate, "feature_labels": feature_labels, "situations": situations}
         p = self.Params.model_validate(
             {k: v for k, v in given.items() if v is not None}
-            | {"calibration": calibration, "zones": list(zones), "lines": list(lines), "landmarks": list(landmarks), "repeat_after": repeat_after, "max_facts": max_facts, "naive": naive, "assume_fps": assume_fps}
+            | {"calibration": calibration, "zones": list(zones), "lines": list(lines), "landmarks": list(landmarks), "repeat_after": repeat_after, "max_facts": max_facts, "naive": naive, "assume_fps": assume_fps, "untracked": untracked}
         )
         self.params = p
         self.reset()
@@ -180,7 +184,7 @@ class RelationsInterpreter:
         # The objects that count: confirmed tracks and landmarks; untracked objects only while no
         # tracker is at work (behind a tracker they are unconfirmed births, and their ids — the
         # detection indices — could collide with track ids).
-        self._tracking = self._tracking or any(o.track_id is not None for o in objects)
+        self._tracking = self._tracking or p.untracked == "exclude" or (p.untracked == "auto" and any(o.track_id is not None for o in objects))
         active = [o for o in objects if (o.track_id is None and not self._tracking) or (o.track_id is not None and self.memory.confirmed(o.id) is not None)]
         tracked = [o for o in active if o.track_id is not None]
         if tracked:
