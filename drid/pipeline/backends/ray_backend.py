@@ -61,7 +61,15 @@ def connect(address: str | None = None, workers: int | None = None) -> bool:
     return True
 
 
-def _shard_task(data: dict[str, Any], shard: Shard, where: str, mode: str | None) -> dict[str, Any]:
+def _shard_task(data: dict[str, Any], shard: Shard, where: str, mode: str | None, cpus: float) -> dict[str, Any]:
+    # A task that reserved N CPUs must not run OpenCV's thread pool over the whole machine (Ray
+    # already limits OMP_NUM_THREADS the same way): otherwise two workers fight over every core.
+    try:
+        import cv2
+
+        cv2.setNumThreads(max(1, int(cpus)))
+    except ImportError:
+        pass
     return run_shard(data, shard, where, mode)
 
 
@@ -82,7 +90,7 @@ def run_on_ray(
         task = ray.remote(_shard_task).options(num_cpus=cpus_per_shard, max_retries=0)
         t0 = time.perf_counter()
         attempts = {s.name: 1 for s in shards}
-        pending = {task.remote(data, s, where, mode): s for s in shards}
+        pending = {task.remote(data, s, where, mode, cpus_per_shard): s for s in shards}
         results: dict[str, ShardResult] = {}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -93,7 +101,7 @@ def run_on_ray(
             except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
                 if attempts[shard.name] <= max_retries:
                     attempts[shard.name] += 1
-                    pending[task.remote(data, shard, where, mode)] = shard
+                    pending[task.remote(data, shard, where, mode, cpus_per_shard)] = shard
                     continue
                 reason = f"worker died {attempts[shard.name]} times ({type(exc).__name__})"
                 results[shard.name] = ShardResult(shard=shard, status="failed", error=reason, attempts=attempts[shard.name])
