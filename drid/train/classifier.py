@@ -111,19 +111,55 @@ def load_image_folder(root: str | Path, size: tuple[int, int], channels: int, as
     return Dataset(np.stack(images), np.asarray(labels, dtype=np.int64), [f.name for f in found], files, str(base), provenance)
 
 
-def split_indices(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class (stratified) random split with a fixed seed; every class keeps ≥ 1 training image."""
+def split_indices(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
+                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class (stratified) random split with a fixed seed; every class keeps ≥ 1 training image.
+
+    With ``groups`` (one key per image), whole groups go to one side: crops from neighbouring
+    frames of a video are near-duplicates, and splitting them apart would flatter the test score."""
     rng = np.random.default_rng(seed)
     train, val, test = [], [], []
     for k in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == k))
-        n = len(idx)
+        members = np.flatnonzero(labels == k)
+        n = len(members)
         n_test = min(int(round(n * test_fraction)), n - 1)
         n_val = min(int(round(n * val_fraction)), n - 1 - n_test)
-        test.extend(idx[:n_test])
-        val.extend(idx[n_test:n_test + n_val])
-        train.extend(idx[n_test + n_val:])
+        if groups is None:
+            idx = rng.permutation(members)
+            test.extend(idx[:n_test])
+            val.extend(idx[n_test:n_test + n_val])
+            train.extend(idx[n_test + n_val:])
+            continue
+        keys = list(dict.fromkeys(groups[members].tolist()))
+        order = [keys[i] for i in rng.permutation(len(keys))]
+        taken_test: list[int] = []
+        taken_val: list[int] = []
+        rest: list[int] = []
+        for key in order:
+            block = members[groups[members] == key].tolist()
+            if len(taken_test) < n_test and len(taken_test) + len(block) <= n - 1:
+                taken_test.extend(block)
+            elif len(taken_val) < n_val and len(taken_test) + len(taken_val) + len(block) <= n - 1:
+                taken_val.extend(block)
+            else:
+                rest.extend(block)
+        test.extend(taken_test)
+        val.extend(taken_val)
+        train.extend(rest)
     return (np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(val, dtype=np.int64)), np.sort(np.asarray(test, dtype=np.int64)))
+
+
+def frame_groups(files: list[str], block: int) -> np.ndarray:
+    """Group keys for harvested crops (``…_f000123_…`` names): the source and ``frame // block``.
+    Files without a frame number are their own group."""
+    import re
+
+    keys = []
+    for i, f in enumerate(files):
+        m = re.search(r"^(.*)_f(\d+)_", Path(f).name)
+        keys.append(f"{m.group(1)}:{int(m.group(2)) // block}" if m else f"file:{i}")
+    _, codes = np.unique(np.asarray(keys), return_inverse=True)
+    return codes
 
 
 def build_small_cnn(height: int, width: int, channels: int, n_classes: int, filters: tuple[int, ...] = (16, 32, 64), dropout: float = 0.3) -> Any:
@@ -297,6 +333,7 @@ def train_classifier(
     flip: bool = False,
     augment: bool = True,
     balance: bool = True,
+    group_frames: int = 0,
     seed: int = 0,
     filters: tuple[int, ...] = (16, 32, 64),
     dropout: float = 0.3,
@@ -315,7 +352,8 @@ def train_classifier(
     width, height = size
     started = time.perf_counter()
     ds = load_image_folder(data, (width, height), channels, aspect)
-    train_idx, val_idx, test_idx = split_indices(ds.labels, val_fraction, test_fraction, seed)
+    groups = frame_groups(ds.files, group_frames) if group_frames > 0 else None
+    train_idx, val_idx, test_idx = split_indices(ds.labels, val_fraction, test_fraction, seed, groups)
     no_val = len(val_idx) == 0
     if no_val:
         val_idx = train_idx  # tiny datasets: early stopping watches the training data
@@ -408,6 +446,7 @@ def train_classifier(
         "architecture": backbone or "small-cnn",
         "parameters": int(model.count_params()),
         "seed": seed,
+        "split_by": f"blocks of {group_frames} frames" if group_frames > 0 else "image",
         "split": {"train": int(len(train_idx)), "validation": 0 if no_val else int(len(val_idx)), "test": int(len(test_idx))},
         "epochs_run": len(history.get("loss", [])),
         "best_epoch": best_epoch,
@@ -458,7 +497,7 @@ def _card(meta: dict[str, Any], model_path: Path, split_name: str) -> str:
 
 - Folder: `{meta['data']['folder']}`, classes: {counts}
 - Provenance: {meta['data']['provenance'] or 'not stated (pass --provenance)'}{harvest_text}
-- Split (seed {meta['seed']}, per class): train {meta['split']['train']}, validation {meta['split']['validation']}, test {meta['split']['test']}
+- Split (seed {meta['seed']}, per class, by {meta['split_by']}): train {meta['split']['train']}, validation {meta['split']['validation']}, test {meta['split']['test']}
 
 ## Results
 
@@ -544,6 +583,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--flip", action="store_true", help="augment with horizontal flips (not for digits or text)")
     p.add_argument("--no-augment", action="store_true", help="no augmentation (shifts, zoom, rotation, contrast, brightness)")
     p.add_argument("--no-balance", action="store_true", help="do not weight classes by inverse frequency")
+    p.add_argument("--group-frames", type=int, default=0, metavar="N",
+                   help="harvested crops: keep crops from the same N-frame block of a video on one side of the split")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--provenance", default="", help="where the data came from, for the model card")
     p.add_argument("--no-progress", action="store_true")
@@ -556,7 +597,7 @@ def _run(args: argparse.Namespace) -> int:
         args.data, args.out, name=args.name, size=args.size, channels=args.channels, aspect=args.aspect, padding=args.padding,
         backbone=args.backbone, weights=args.weights, unfreeze=args.unfreeze, epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, learning_rate=args.learning_rate, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-        flip=args.flip, augment=not args.no_augment, balance=not args.no_balance, seed=args.seed, provenance=args.provenance, progress=not args.no_progress,
+        flip=args.flip, augment=not args.no_augment, balance=not args.no_balance, group_frames=args.group_frames, seed=args.seed, provenance=args.provenance, progress=not args.no_progress,
         command=command,
     )
     print(f"held-out accuracy {result.test_accuracy:.4f} (validation {result.val_accuracy:.4f}, {result.epochs} epochs, split {result.split})")
