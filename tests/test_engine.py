@@ -452,3 +452,43 @@ def test_latency_histogram_percentiles_bound_the_true_values():
         true = values[int(len(values) * q / 100) - 1]
         assert true <= h.percentile(q) <= true * 1.25  # never under-reports; one bucket at most
     assert h.percentile(100) == values[-1]
+
+
+class SceneStamp:
+    """An interpret-stage wrapper, to run beside a detect-stage wrapper."""
+
+    @hookimpl(wrapper=True)
+    def drid_interpret(self, frame, objects):
+        scenes = yield
+        return [s.model_copy(update={"situations": ("stamped",)}) for s in scenes]
+
+
+class NoArgLifecycle:
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def drid_start(self):
+        self.events.append("start")
+
+    @hookimpl
+    def drid_detect(self):
+        return []
+
+    @hookimpl
+    def drid_stop(self):
+        self.events.append("stop")
+
+
+@pytest.mark.parametrize("mode", ["sequential", "concurrent"])
+def test_wrappers_on_two_stages_stay_in_their_own_stage(mode):
+    tracker = Tracker()
+    records = list(Pipeline(source=SyntheticSource(n=3), detect=[BrightSquare(), tracker], interpret=[Narrator(), SceneStamp()], mode=mode))
+    assert tracker.seen == [[1]] * 3
+    assert records[0].scene.situations == ("stamped",) and records[0].scene.facts == ("square at x=0",)
+
+
+def test_hooks_may_take_any_subset_of_their_arguments():
+    plugin = NoArgLifecycle()
+    Pipeline(source=SyntheticSource(n=2), detect=[plugin]).run()
+    assert plugin.events == ["start", "stop"]

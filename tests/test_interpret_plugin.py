@@ -295,9 +295,6 @@ def test_relations_scene_rules_and_rules_policy_in_a_pipeline(tmp_path):
     assert np.isfinite(scene["features"]).all()
 
 
-@pytest.mark.xfail(reason="engine: a stage wrapper's contributors are called by another wrapped stage's hook "
-                   "(track on detect + scene-rules on interpret); needs the engine fix described in the issue-5 report",
-                   strict=False)
 def test_scene_rules_behind_a_tracker():
     class Person:
         @hookimpl

@@ -453,17 +453,20 @@ class Pipeline:
             stage = _STAGE_TYPES[stage_name](stage_name, members[stage_name], self.summary)
             self.stages.append(stage)
         self._learners = [(m, f) for m in members["decide"] if (f := self._optional_hook(m, "drid_learn")) is not None]
+        contributors: dict[str, list[_Contributor]] = {}
         for stage in self.stages:
             if not stage.wrappers:
                 continue
             # pluggy calls the most recently registered implementation first: register the
             # contributors in reverse so that results come in config order.
-            contributors = [_Contributor(stage, m) for m in stage.members]
-            for c in reversed(contributors):
+            contributors[stage.name] = [_Contributor(stage, m) for m in stage.members]
+            for c in reversed(contributors[stage.name]):
                 self.pm.register(c, name=f"drid-engine:{stage.name}:{c.member.name}")
-            keep = {id(w.instance) for w in stage.wrappers} | {id(c) for c in contributors}
-            remove = [p for p in self.pm.get_plugins() if id(p) not in keep]
-            stage.outer = self.pm.subset_hook_caller(stage.hook, remove_plugins=remove)
+        for stage in self.stages:
+            if stage.wrappers:  # only now are all contributors registered: exclude the other stages'
+                keep = {id(w.instance) for w in stage.wrappers} | {id(c) for c in contributors[stage.name]}
+                remove = [p for p in self.pm.get_plugins() if id(p) not in keep]
+                stage.outer = self.pm.subset_hook_caller(stage.hook, remove_plugins=remove)
         self._members_in_start_order = [self.source, *(m for s in self.stages for m in (*s.wrappers, *s.members)), *self.sinks]
         self._source_stats = StageStats("source", plugins={self.source.name: self.source.stats})
         self._sink_stats = StageStats("sink", plugins={m.name: m.stats for m in self.sinks})
@@ -542,9 +545,12 @@ class Pipeline:
         return _Member(unique, instance, stage, policy)
 
     def _optional_hook(self, member: _Member, hook: str) -> Any:
+        """The plugin's implementation of ``hook`` as a function of the spec's arguments by name
+        (a plugin may take any subset of them, as pluggy allows), or ``None``."""
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             if impl.plugin is member.instance:
-                return impl.function
+                function, argnames = impl.function, tuple(impl.argnames)
+                return lambda **kwargs: function(*[kwargs[a] for a in argnames])
         return None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -588,7 +594,7 @@ class Pipeline:
                 fn = self._optional_hook(member, "drid_start")
                 if fn is not None:
                     try:
-                        fn(context)
+                        fn(context=context)
                     except DridError:
                         raise
                     except Exception as exc:
@@ -626,7 +632,7 @@ class Pipeline:
             if fn is None:
                 continue
             try:
-                fn(self.summary)
+                fn(summary=self.summary)
             except Exception as exc:
                 problems.append(f"plugin '{member.name}' failed to stop: {type(exc).__name__}: {exc}")
         self._started = []
@@ -705,7 +711,7 @@ class Pipeline:
         if self._act is None:
             return
         try:
-            transition = self._act(state.frame, state.decision if decided else None)
+            transition = self._act(frame=state.frame, decision=state.decision if decided else None)
             if transition is not None:
                 transition = TypeAdapter(Transition).validate_python(transition) if not isinstance(transition, Transition) else transition
         except ValidationError as exc:
@@ -719,7 +725,7 @@ class Pipeline:
             return
         for member, learn in self._learners:
             try:
-                learn(transition)
+                learn(transition=transition)
             except DridError:
                 raise
             except Exception as exc:
