@@ -5,6 +5,9 @@
 * :class:`CollectSink` — keeps every record it is given and whether it was stopped.
 * :class:`CounterWorld` — a tiny deterministic closed-loop source: reward is the action taken,
   the observation counts steps, episodes end after ``episode_length`` steps.
+* :class:`BrightRegion` — detects the box around pixels brighter than a threshold.
+* :class:`MeanColour` — recognizes detections as ``bright`` or ``dark`` by their crop's mean, and
+  answers many calls at once through ``batch_call`` (what a batching stage actor uses).
 * :class:`ProcessKiller` — a detector that kills its own process (as the OOM killer would), to
   test how a distributed backend handles a dead worker.
 """
@@ -22,9 +25,9 @@ import numpy as np
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
 from drid.plugins._media import Sized
-from drid.schemas import Decision, Frame, FrameRecord, Transition
+from drid.schemas import BoundingBox, Decision, Detection, Frame, FrameRecord, Recognition, Transition
 
-__all__ = ["CollectSink", "CounterWorld", "ListSource", "ProcessKiller", "SyntheticSource"]
+__all__ = ["BrightRegion", "CollectSink", "CounterWorld", "ListSource", "MeanColour", "ProcessKiller", "SyntheticSource"]
 
 
 class ListSource:
@@ -168,3 +171,45 @@ class ProcessKiller:
                 Path(self.once_marker).touch()
                 os.kill(os.getpid(), signal.SIGKILL)
         return []
+
+
+class BrightRegion:
+    """The box around every pixel brighter than ``threshold`` (one detection, or none)."""
+
+    drid_name = "bright-region"
+
+    def __init__(self, threshold: int = 128) -> None:
+        self.threshold = threshold
+
+    @hookimpl
+    def drid_detect(self, frame: Frame) -> list[Detection]:
+        if frame.image is None:
+            return []
+        ys, xs = np.nonzero(frame.image.max(axis=2) > self.threshold)
+        if len(xs) == 0:
+            return []
+        return [Detection(box=BoundingBox(x1=xs.min(), y1=ys.min(), x2=xs.max() + 1, y2=ys.max() + 1), label="region")]
+
+
+class MeanColour:
+    """``bright`` or ``dark`` by the mean grey level of each detection's crop."""
+
+    drid_name = "mean-colour"
+
+    def __init__(self, threshold: float = 100.0) -> None:
+        self.threshold = threshold
+
+    @hookimpl
+    def drid_recognize(self, frame: Frame, detections: list[Detection]) -> list[Recognition]:
+        out = []
+        for i, d in enumerate(detections):
+            x1, y1, x2, y2 = (int(round(v)) for v in d.box.as_xyxy())
+            crop = frame.image[y1:y2, x1:x2] if frame.image is not None else np.zeros((0, 0, 3))
+            mean = float(crop.mean()) if crop.size else 0.0
+            out.append(Recognition(detection=i, label="bright" if mean > self.threshold else "dark", score=min(1.0, mean / 255)))
+        return out
+
+    def batch_call(self, hook: str, calls: list[dict]) -> list:
+        """Many pipelines' calls at once (see ``ActorSpec``)."""
+        assert hook == "drid_recognize", hook
+        return [self.drid_recognize(**kwargs) for kwargs in calls]

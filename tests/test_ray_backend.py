@@ -126,3 +126,23 @@ def test_bad_address_fails_fast_with_one_line(clips, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "drid.cli", "run", str(cfg), "--backend", "ray", "--address", "127.0.0.1:1"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == ["drid: error: cannot reach a Ray cluster at 127.0.0.1:1: Connection refused (start one with 'ray start --head', or leave --address out for a local one)"]
+
+
+def test_a_stage_served_by_one_actor_batches_across_sources(cluster, tmp_path):
+    data = {
+        "source": {"plugin": "drid.testing:SyntheticSource", "params": {"n": 30}},
+        "detect": [{"plugin": "drid.testing:BrightRegion"}],
+        "recognize": [{"plugin": "drid.testing:MeanColour", "name": "colour", "actor": {"num_cpus": 0, "max_batch": 2, "wait_ms": 100}}],
+        "sinks": [{"plugin": "jsonl", "params": {"path": str(tmp_path / "{shard}.jsonl")}}],
+    }
+    shards = expand_shards("source.params.source=left,right")
+    local = run_sharded({**data, "sinks": [{"plugin": "jsonl", "params": {"path": str(tmp_path / "local-{shard}.jsonl")}}]}, shards, backend="local")
+    distributed = run_sharded(data, shards, backend="ray")
+    assert local.ok and distributed.ok, distributed.table()
+    for name in ("left", "right"):
+        a, b = records(tmp_path / f"local-{name}.jsonl"), records(tmp_path / f"{name}.jsonl")
+        assert a == b and b[0]["recognitions"][0]["plugin"] == "colour" and b[0]["recognitions"][0]["label"] == "bright"
+    (actor,) = distributed.actors
+    assert actor["calls"] == 60  # every frame of both shards went through the one actor
+    assert max(actor["batches"]) == 2  # calls from the two sources were batched together
+    assert "actor drid.testing:MeanColour: 60 calls" in distributed.table()

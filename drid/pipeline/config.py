@@ -11,16 +11,31 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from drid.pipeline.errors import ConfigError, close_matches
 from drid.pipeline.registry import validation_message
 
-__all__ = ["EngineConfig", "PipelineConfig", "PluginSpec", "apply_overrides", "load_config"]
+__all__ = ["ActorSpec", "EngineConfig", "PipelineConfig", "PluginSpec", "apply_overrides", "load_config"]
 
 Policy = Literal["fail", "skip", "continue"]
 STAGES = ("source", "detect", "recognize", "interpret", "decide", "sink")
 
 
+class ActorSpec(BaseModel):
+    """Serve a stage plugin from one Ray actor shared by every shard of a ``--backend ray`` run
+    (a model loaded once, on a GPU, say), with its own resources; calls that arrive together from
+    different shards are handed to the plugin as one batch when it has a ``batch_call`` method.
+    The local backend ignores it (the plugin runs in-process)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_cpus: float = Field(default=1.0, ge=0, description="CPUs the actor reserves")
+    num_gpus: float = Field(default=0.0, ge=0, description="GPUs the actor reserves")
+    max_batch: int = Field(default=16, ge=1, description="most calls handed to the plugin at once")
+    wait_ms: float = Field(default=2.0, ge=0, le=1000, description="how long the first call of a batch waits for company")
+
+
 class PluginSpec(BaseModel):
     """One plugin in a pipeline: ``{plugin: NAME, params: {...}}``; a bare string is shorthand for
     ``{plugin: NAME}``. ``name`` tells two instances of one plugin apart in stats and errors;
-    ``on_error`` overrides the stage's error policy for this plugin."""
+    ``on_error`` overrides the stage's error policy for this plugin; ``actor`` serves it from a
+    shared Ray actor under the Ray backend."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -28,6 +43,7 @@ class PluginSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     name: str | None = None
     on_error: Policy | None = None
+    actor: ActorSpec | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -8,15 +8,21 @@ drid errors inside a shard (a corrupt file) are not retried: they are reported a
 
 from __future__ import annotations
 
+import copy
 import socket
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlparse
 
-from drid.pipeline.backends.shards import DistributedSummary, Shard, ShardResult, run_shard
-from drid.pipeline.errors import DridError
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["connect", "run_on_ray"]
+from drid.pipeline.backends.shards import DistributedSummary, Shard, ShardResult, run_shard
+from drid.pipeline.config import PluginSpec
+from drid.pipeline.errors import DridError
+from drid.pipeline.hookspecs import hookimpl
+
+__all__ = ["ActorProxy", "StageActor", "connect", "run_on_ray"]
 
 
 def _ray() -> Any:
@@ -73,6 +79,143 @@ def _shard_task(data: dict[str, Any], shard: Shard, where: str, mode: str | None
     return run_shard(data, shard, where, mode)
 
 
+class StageActor:
+    """One plugin instance in a Ray actor, serving the pipelines of every shard.
+
+    Calls are queued; the first waits up to ``wait_ms`` for company, and at most ``max_batch``
+    go to the plugin at once: through its ``batch_call(hook, calls)`` method when it has one (a
+    classifier then runs one batch over the crops of many sources), else one by one."""
+
+    def __init__(self, plugin: str, params: dict[str, Any], max_batch: int, wait_ms: float) -> None:
+        from drid.pipeline.context import RunContext
+        from drid.pipeline.registry import default_registry
+
+        self.instance = default_registry().get(plugin).instantiate(params)
+        self.plugin = plugin
+        self.max_batch = max_batch
+        self.wait = wait_ms / 1e3
+        self.pending: list[tuple[str, dict[str, Any], Any]] = []
+        self.timer: Any = None
+        self.batch_sizes: list[int] = []
+        start = getattr(self.instance, "drid_start", None)
+        if start is not None:
+            start(RunContext(name=f"actor:{plugin}", mode="actor"))
+
+    async def call(self, hook: str, kwargs: dict[str, Any]) -> Any:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.pending.append((hook, kwargs, future))
+        if len(self.pending) >= self.max_batch:
+            self._flush()
+        elif self.timer is None:
+            self.timer = loop.call_later(self.wait, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+        if self.pending:
+            import asyncio
+
+            self.timer = asyncio.get_running_loop().call_soon(self._flush)
+        by_hook: dict[str, list[tuple[dict[str, Any], Any]]] = {}
+        for hook, kwargs, future in batch:
+            by_hook.setdefault(hook, []).append((kwargs, future))
+        for hook, calls in by_hook.items():
+            self.batch_sizes.append(len(calls))
+            batch_call = getattr(self.instance, "batch_call", None)
+            try:
+                if batch_call is not None:
+                    results = list(batch_call(hook, [kw for kw, _ in calls]))
+                else:
+                    fn = getattr(self.instance, hook)
+                    results = [fn(**kw) for kw, _ in calls]
+            except Exception as exc:  # every caller of the batch sees the plugin's error
+                for _, future in calls:
+                    future.set_exception(exc)
+                continue
+            for (_, future), result in zip(calls, results):
+                future.set_result(result)
+
+    async def stats(self) -> dict[str, Any]:
+        return {"plugin": self.plugin, "calls": sum(self.batch_sizes), "batches": list(self.batch_sizes)}
+
+    async def stop(self) -> None:
+        from drid.pipeline.stats import RunSummary
+
+        stop = getattr(self.instance, "drid_stop", None)
+        if stop is not None:
+            stop(RunSummary(name=f"actor:{self.plugin}", mode="actor"))
+
+
+class ActorProxy:
+    """Stands in a shard's pipeline for a plugin served by a ``StageActor`` (the Ray backend puts
+    it there for config entries with ``actor:``); the engine still times and validates it."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        actor: str = Field(description="name of the Ray actor serving the plugin")
+
+    def __init__(self, actor: str) -> None:
+        self.actor_name = actor
+        self.handle: Any = None
+
+    def _call(self, hook: str, **kwargs: Any) -> Any:
+        ray = _ray()
+        if self.handle is None:
+            self.handle = ray.get_actor(self.actor_name)
+        return ray.get(self.handle.call.remote(hook, kwargs))
+
+    @hookimpl
+    def drid_detect(self, frame: Any) -> Any:
+        return self._call("drid_detect", frame=frame)
+
+    @hookimpl
+    def drid_recognize(self, frame: Any, detections: Any) -> Any:
+        return self._call("drid_recognize", frame=frame, detections=detections)
+
+    @hookimpl
+    def drid_interpret(self, frame: Any, objects: Any) -> Any:
+        return self._call("drid_interpret", frame=frame, objects=objects)
+
+    @hookimpl
+    def drid_decide(self, frame: Any, scene: Any) -> Any:
+        return self._call("drid_decide", frame=frame, scene=scene)
+
+
+def start_actors(data: dict[str, Any], prefix: str) -> tuple[dict[str, Any], list[Any]]:
+    """Start one ``StageActor`` per stage entry with ``actor:`` and return the config with those
+    entries replaced by proxies (same name, so stats and errors still name the plugin)."""
+    ray = _ray()
+    out = copy.deepcopy(data)
+    handles = []
+    for stage in ("detect", "recognize", "interpret", "decide"):
+        entries = out.get(stage)
+        items = entries if isinstance(entries, list) else [entries] if entries else []
+        for i, entry in enumerate(items):
+            if not isinstance(entry, dict) or not entry.get("actor"):
+                continue
+            spec = PluginSpec.model_validate(entry)
+            assert spec.actor is not None
+            name = f"{prefix}:{stage}:{i}:{spec.plugin}"
+            remote = ray.remote(StageActor).options(name=name, num_cpus=spec.actor.num_cpus, num_gpus=spec.actor.num_gpus, max_concurrency=1000)
+            handle = remote.remote(spec.plugin, spec.params, spec.actor.max_batch, spec.actor.wait_ms)
+            handles.append(handle)
+            proxy = {"plugin": f"{__name__}:ActorProxy", "name": spec.name or spec.plugin, "params": {"actor": name}}
+            if spec.on_error:
+                proxy["on_error"] = spec.on_error
+            items[i] = proxy
+        if isinstance(entries, dict) and items:
+            out[stage] = items[0]
+    if handles:
+        ray.get([h.stats.remote() for h in handles])  # constructed (model loaded) before any shard starts
+    return out, handles
+
+
 def run_on_ray(
     data: dict[str, Any],
     shards: list[Shard],
@@ -86,7 +229,12 @@ def run_on_ray(
 ) -> DistributedSummary:
     ray = _ray()
     started = connect(address, workers)
+    handles: list[Any] = []
     try:
+        try:
+            data, handles = start_actors(data, f"drid-{uuid.uuid4().hex[:8]}")
+        except ray.exceptions.RayActorError as exc:
+            raise DridError(f"a stage actor failed to start: {exc}") from None
         task = ray.remote(_shard_task).options(num_cpus=cpus_per_shard, max_retries=0)
         t0 = time.perf_counter()
         attempts = {s.name: 1 for s in shards}
@@ -115,7 +263,14 @@ def run_on_ray(
             )
         wall = time.perf_counter() - t0
         n_workers = int(ray.cluster_resources().get("CPU", 0) // cpus_per_shard) or 1
-        return DistributedSummary(backend="ray", results=[results[s.name] for s in shards], wall_seconds=wall, workers=n_workers)
+        actors = ray.get([h.stats.remote() for h in handles])
+        return DistributedSummary(backend="ray", results=[results[s.name] for s in shards], wall_seconds=wall, workers=n_workers, actors=actors)
     finally:
+        for h in handles:
+            try:
+                ray.get(h.stop.remote())
+            except Exception:  # a dead actor has nothing left to close
+                pass
+            ray.kill(h)
         if started:
             ray.shutdown()

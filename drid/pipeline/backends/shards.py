@@ -50,6 +50,8 @@ class DistributedSummary:
     results: list[ShardResult]
     wall_seconds: float
     workers: int = 1
+    #: Stage actors of the run: plugin, calls served, and the size of each batch.
+    actors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +71,10 @@ class DistributedSummary:
         lines.append("-" * len(head))
         failed = sum(r.status != "ok" for r in self.results)
         fps = self.frames_out / self.wall_seconds if self.wall_seconds > 0 else 0.0
+        for actor in self.actors:
+            sizes = actor["batches"]
+            mean = sum(sizes) / len(sizes) if sizes else 0.0
+            lines.append(f"actor {actor['plugin']}: {actor['calls']} calls in {len(sizes)} batches (mean {mean:.1f}, max {max(sizes, default=0)})")
         lines.append(
             f"{'done' if not failed else 'FAILED'}: {len(self.results)} shards ({failed} failed), {self.frames_out} frames "
             f"in {self.wall_seconds:.2f} s ({fps:.1f} frames/s, backend {self.backend}, {self.workers} workers)"
@@ -81,6 +87,7 @@ class DistributedSummary:
             "workers": self.workers,
             "wall_seconds": self.wall_seconds,
             "frames_out": self.frames_out,
+            "actors": self.actors,
             "shards": [
                 {"name": r.shard.name, "overrides": list(r.shard.overrides), "status": r.status, "error": r.error,
                  "attempts": r.attempts, "worker": r.worker, "seconds": r.seconds, "summary": r.summary}
