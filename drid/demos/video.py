@@ -44,6 +44,9 @@ ZONES: list[dict[str, Any]] = [{"name": "road", "polygon": [[0, 135], [640, 135]
 LINES: list[dict[str, Any]] = [{"name": "middle", "start": [320, 100], "end": [320, 272], "anchor": "center"}]
 _VEHICLES = ["car", "truck", "bus", "motion"]
 LATER_STAGES: list[tuple[str, str, dict[str, Any]]] = [
+    # What each moving region is: car / person / background, by the bundled model trained on crops
+    # of this clip labelled by eye (drid/models/street.card.md, scripts/make_street_model.py).
+    ("recognize", "keras-classifier", {"model": "street", "top_k": 2}),
     ("interpret", "relations", {
         "temporal": {"min_frames": 3, "forget_after": 0.5}, "zones": ZONES, "lines": LINES, "feature_labels": ["person", "motion", "car"],
         "untracked": "exclude",  # behind the tracker, untracked detections are unconfirmed births
