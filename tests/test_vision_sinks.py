@@ -73,6 +73,8 @@ def test_frames_sink_writes_every_nth_frame(tmp_path):
     assert cv2.imread(str(folder / "frame_000003.png")).shape == (40, 60, 3)
     with pytest.raises(ConfigError, match="pattern"):
         Pipeline(source=ListSource(frames), sinks=[("frames", {"path": str(folder), "pattern": "{frame}.png"})])
+    with pytest.raises(ConfigError, match=r"sinks\[0\]\.params\.path.*needs a video file suffix"):
+        Pipeline(source=ListSource(frames), sinks=[("annotated-video", {"path": str(folder / "clip")})])
     with pytest.raises(ConfigError, match="zone 0 needs a name and a polygon"):
         Pipeline(source=ListSource(frames), sinks=[("frames", {"path": str(folder), "zones": [{"name": "z", "polygon": [[0, 0]]}]})])
 

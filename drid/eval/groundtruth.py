@@ -168,13 +168,12 @@ def shared_data_dir(start: Path | None = None) -> Path | None:
 
 def resolve_image(reference: str, base: Path) -> Path | None:
     """The file an ``image`` reference names, or ``None`` when it is not available here."""
-    from drid.demos.data import package_file
     from drid.pipeline.errors import SourceError
+    from drid.plugins._media import PACKAGE_PREFIX, media_path
 
-    if reference.startswith("pkg:"):
-        package, _, rest = reference[4:].partition("/")
+    if reference.startswith(PACKAGE_PREFIX):
         try:
-            return package_file(package, *rest.split("/"))
+            return Path(media_path(reference))
         except SourceError:
             return None
     if reference.startswith("shared:"):

@@ -16,7 +16,9 @@ from drid.pipeline.hookspecs import hookimpl
 from drid.plugins.draw import Annotator
 from drid.schemas import FrameRecord
 
-__all__ = ["AnnotatedVideoSink", "FramesSink"]
+__all__ = ["VIDEO_SUFFIXES", "AnnotatedVideoSink", "FramesSink"]
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 
 
 class _DrawingParams(BaseModel):
@@ -63,6 +65,13 @@ class AnnotatedVideoSink:
         path: str = Field(description="output video file (.mp4 or .avi); folders are created")
         fps: float | None = Field(default=None, gt=0, le=1000, description="frame rate (default: from the frames' timestamps, else 25)")
         codec: str = Field(default="mp4v", min_length=4, max_length=4, description="FourCC of the codec (mp4v plays back with OpenCV everywhere)")
+
+        @field_validator("path")
+        @classmethod
+        def _video_suffix(cls, value: str) -> str:
+            if Path(value).suffix.lower() not in VIDEO_SUFFIXES:
+                raise ValueError(f"'{value}' needs a video file suffix ({', '.join(VIDEO_SUFFIXES)}): OpenCV picks the container by it")
+            return value
 
     def __init__(self, path: str, fps: float | None = None, codec: str = "mp4v", trail: int = 30, facts: bool = True,
                  banner: bool = True, scale: float = 1.0, zones: list[dict[str, Any]] | None = None, lines: list[dict[str, Any]] | None = None) -> None:

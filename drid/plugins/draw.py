@@ -105,8 +105,12 @@ def draw_detection(image: np.ndarray, d: Detection, caption: str | None = None, 
     thickness = max(1, round(2 * scale))
     if d.polyline:
         draw_polyline(image, d.polyline, _LANE, thickness * 3)
-        x, y = d.polyline[-1]
-        draw_text(image, caption or detection_caption(d), (int(x) - 20, int(y) - 6), (0, 0, 0), scale * 0.8, background=_LANE)
+        # Caption near the line's lowest point, on the inner side (lane lines meet at the horizon).
+        x, y = max(d.polyline, key=lambda p: p[1])
+        text = caption or detection_caption(d)
+        width = cv2.getTextSize(text, _FONT, scale * 0.8, 1)[0][0]
+        inward = 12 if x < image.shape[1] / 2 else -width - 12
+        draw_text(image, text, (int(x) + inward, int(y) - 12), (0, 0, 0), scale * 0.8, background=_LANE)
         return
     x1, y1, x2, y2 = (int(round(v)) for v in d.box.as_xyxy())
     cv2.rectangle(image, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from drid.pipeline.context import RunContext
 from drid.pipeline.errors import SourceError
 from drid.pipeline.hookspecs import hookimpl
-from drid.plugins._media import Sized, to_bgr
+from drid.plugins._media import Sized, media_path, to_bgr
 from drid.schemas import Frame
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".jp2")
@@ -26,7 +26,7 @@ class ImageSource:
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        path: str = Field(description="an image file, a folder of images, or a glob such as 'shots/*.jpg'")
+        path: str = Field(description="an image file, a folder of images, or a glob such as 'shots/*.jpg'; 'pkg:PACKAGE/PATH' is inside an installed package")
         recursive: bool = Field(default=False, description="descend into sub-folders (folders and '**' globs)")
         fps: float = Field(default=1.0, gt=0, description="timestamps advance by 1/fps seconds per image")
         repeat: int = Field(default=1, ge=1, description="yield the whole set this many times (benchmarks, soak tests)")
@@ -52,9 +52,10 @@ class ImageSource:
 
     def files(self) -> list[Path]:
         """The image files this source will read, in order; ``SourceError`` when there are none."""
-        p = Path(self.path).expanduser()
-        if any(ch in self.path for ch in "*?["):
-            found = sorted(Path(f) for f in glob.glob(os.path.expanduser(self.path), recursive=self.recursive) if Path(f).is_file())
+        path = media_path(self.path)
+        p = Path(path).expanduser()
+        if any(ch in path for ch in "*?["):
+            found = sorted(Path(f) for f in glob.glob(os.path.expanduser(path), recursive=self.recursive) if Path(f).is_file())
             if not found:
                 raise SourceError(f"images: no files match '{self.path}'")
             return found
@@ -102,7 +103,7 @@ class VideoSource:
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        path: str | int = Field(description="a video file, a stream URL, or a camera index such as 0")
+        path: str | int = Field(description="a video file (MP4, AVI, GIF…), a stream URL, or a camera index such as 0; 'pkg:PACKAGE/PATH' is inside an installed package")
         stride: int = Field(default=1, ge=1, description="keep every n-th frame")
         start: int = Field(default=0, ge=0, description="first frame to read (file index)")
         stop: int | None = Field(default=None, ge=1, description="frame index to stop before (exclusive)")
@@ -130,8 +131,8 @@ class VideoSource:
         self._context = context
 
     def _open(self) -> tuple[Any, int | None, float]:
-        target: str | int = int(self.path) if self.camera else str(self.path)
-        if not self.live and not Path(str(self.path)).is_file():
+        target: str | int = int(self.path) if self.camera else media_path(str(self.path))
+        if not self.live and not Path(str(target)).is_file():
             raise SourceError(f"video: file not found: '{self.path}'")
         cap = cv2.VideoCapture(target)
         if not cap.isOpened():
@@ -156,7 +157,7 @@ class VideoSource:
 
     def _frames(self) -> Iterator[Frame]:
         cap, count, fps = self._open()
-        source = str(self.path)
+        source = str(self.path) if self.live else media_path(str(self.path))
         try:
             position = self.start
             index = 0
