@@ -124,3 +124,26 @@ def test_harvest_only_filter_and_limits(tmp_path):
     assert {f.name.split("_")[1] for f in files} == {"f000000", "f000002"}
     with pytest.raises(ConfigError, match="label_from"):
         Pipeline(source=ListSource(frames), sinks=[("harvest", {"path": str(out), "label_from": "guess"})])
+
+
+def test_cli_trains_and_writes_the_bundle_the_plugin_loads(digit_folder, tmp_path, capsys):
+    out = tmp_path / "models"
+    status = main(["train", "classifier", str(digit_folder), "--out", str(out), "--name", "cli", "--size", "16", "--channels", "1",
+                   "--epochs", "3", "--learning-rate", "0.01", "--no-augment", "--no-progress", "--provenance", "sklearn digits"])
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "held-out accuracy" in text and "wrote" in text
+    assert sorted(p.name for p in out.iterdir()) == ["cli.card.md", "cli.confusion.png", "cli.curves.png", "cli.json", "cli.keras", "cli.labels.txt"]
+    assert "Provenance: sklearn digits" in (out / "cli.card.md").read_text()
+    from drid.plugins.recognize import KerasClassifier
+
+    assert KerasClassifier(model=str(out / "cli.keras")).load().labels == [str(k) for k in range(10)]
+
+
+def test_digits_demo_reads_its_page(tmp_path, capsys):
+    assert main(["demo", "digits", "--out", str(tmp_path)]) == 0
+    score = json.loads((tmp_path / "demo-digits" / "score.json").read_text())
+    assert score["digits"] == 120 and score["found"] >= 118 and score["reading_accuracy"] >= 0.95
+    annotated = cv2.imread(str(tmp_path / "demo-digits" / "page.annotated.png"))
+    page = cv2.imread(str(tmp_path / "demo-digits" / "page.png"))
+    assert annotated.shape == page.shape and (annotated != page).any()

@@ -182,8 +182,8 @@ def build_small_cnn(height: int, width: int, channels: int, n_classes: int, filt
 
 
 def build_backbone(architecture: str, weights: str, height: int, width: int, n_classes: int, dropout: float = 0.2) -> tuple[Any, Any]:
-    """A ``keras.applications`` backbone (frozen) with its input scaling as standard layers and a
-    new softmax head. Returns (model, backbone)."""
+    """A ``keras.applications`` backbone (frozen when pre-trained) with its input scaling as standard
+    layers and a new softmax head. Returns (model, backbone)."""
     import keras
     from keras import layers
 
@@ -201,7 +201,7 @@ def build_backbone(architecture: str, weights: str, height: int, width: int, n_c
                 "~/.keras/models; offline, copy the 'notop' weights file there, pass --weights PATH, or --weights none"
             ) from None
         raise DridError(f"cannot build {architecture} with weights '{weights}': {type(exc).__name__}: {exc}") from None
-    base.trainable = False
+    base.trainable = w is None  # random weights: the whole network learns; pre-trained: only the head
     inputs = keras.Input((height, width, 3), name="pixels")
     scaling = _FAMILY_SCALING.get(module, "tf")
     x = inputs
