@@ -168,3 +168,46 @@ def test_imagenet_weights_offline_say_how_to_supply_them(tmp_path, monkeypatch):
     plugin = KerasClassifier(architecture="MobileNetV2")
     with pytest.raises(DridError, match=r"cannot get the ImageNet weights of MobileNetV2.*~/.keras/models.*weights: /path/to/weights\.h5"):
         plugin.load()
+
+
+def test_logit_models_get_a_softmax_and_the_gpu_is_only_used_when_there(tmp_path):
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    outputs = keras.layers.Dense(3)(keras.layers.Flatten()(inputs))  # logits: no activation
+    keras.Model(inputs, outputs).save(tmp_path / "logits.keras")
+    (tmp_path / "logits.labels.txt").write_text("a\nb\nc\n")
+    plugin = KerasClassifier(model=str(tmp_path / "logits.keras"), top_k=3)
+    clf = plugin.load()
+    assert clf.logits
+    image = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    recs = plugin.classify(Frame(index=0, image=image), [Detection(box=BoundingBox(x1=5, y1=5, x2=30, y2=20), label="x")])
+    assert sum(s.score for s in recs[0].top_k) == pytest.approx(1.0, abs=1e-5)
+    import tensorflow as tf
+
+    if not tf.config.list_logical_devices("GPU"):
+        with pytest.raises(DridError, match="device 'gpu' requested but TensorFlow sees no GPU"):
+            KerasClassifier(model="digits", device="gpu").load()
+    else:
+        assert KerasClassifier(model="digits").load().device == "gpu"
+
+
+def test_a_keras_applications_architecture_with_weights_from_a_file(tmp_path, sample_photos):
+    import cv2
+    import keras
+
+    (tmp_path / "classes.txt").write_text("\n".join(f"class{i}" for i in range(1000)))
+    (tmp_path / "broken.weights.h5").write_bytes(b"not hdf5")
+    with pytest.raises(DridError, match=r"cannot load weights '.*broken\.weights\.h5' into MobileNetV2"):
+        KerasClassifier(architecture="MobileNetV2", weights=str(tmp_path / "broken.weights.h5"), labels=str(tmp_path / "classes.txt")).load()
+    # The same architecture with random weights stands in for a downloaded ImageNet file.
+    keras.utils.set_random_seed(0)
+    keras.applications.MobileNetV3Small(weights=None).save_weights(tmp_path / "mnv3.weights.h5")
+    photo = cv2.imread(str(sample_photos / "china.jpg"))
+    plugin = KerasClassifier(architecture="MobileNetV3Small", weights=str(tmp_path / "mnv3.weights.h5"), labels=str(tmp_path / "classes.txt"))
+    clf = plugin.load()
+    assert (clf.height, clf.width, clf.channels) == (224, 224, 3) and clf.preprocess is not None
+    dets = [Detection(box=BoundingBox(x1=0, y1=0, x2=200, y2=150), label="thing"), Detection(box=BoundingBox(x1=300, y1=200, x2=420, y2=400), label="thing")]
+    batched = plugin.classify(Frame(index=0, image=photo), dets)
+    single = [plugin.classify(Frame(index=0, image=photo), [d])[0] for d in dets]
+    assert [r.label for r in batched] == [r.label for r in single] and all(r.label.startswith("class") for r in batched)

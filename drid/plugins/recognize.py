@@ -260,13 +260,13 @@ class ClassifierModel:
 
         if architecture not in APPLICATIONS:
             raise DridError(f"keras-classifier: unknown architecture '{architecture}' (known: {', '.join(APPLICATIONS)})")
-        module_name, _ = APPLICATIONS[architecture]
+        module_name, size = APPLICATIONS[architecture]
         builder = getattr(keras.applications, architecture)
         module = importlib.import_module(f"keras.applications.{module_name}")
         if weights != "imagenet" and not Path(weights).expanduser().is_file():
             raise DridError(f"keras-classifier: weights file not found: '{weights}' (use 'imagenet' or a .h5/.weights.h5 file)")
         try:
-            keras_model = builder(weights=weights if weights == "imagenet" else str(Path(weights).expanduser()))
+            keras_model = builder(weights=weights if weights == "imagenet" else str(Path(weights).expanduser()), input_shape=(size, size, 3))
         except Exception as exc:
             if weights == "imagenet":
                 raise DridError(
