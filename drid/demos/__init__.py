@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from drid.demos.cartpole import run_cartpole_demo
 from drid.demos.digits import run_digits_demo
 from drid.demos.image import run_image_demo
 from drid.demos.video import run_video_demo
@@ -16,9 +17,10 @@ DEMOS: dict[str, Callable[..., int]] = {
     "image": run_image_demo,
     "digits": run_digits_demo,
     "video": run_video_demo,
+    "cartpole": run_cartpole_demo,
 }
 #: What ``drid demo`` with no name runs, in order.
-MAIN: list[str] = ["video"]
+MAIN: list[str] = ["video", "cartpole"]
 DEFAULT_DEMO = "main"
 
 

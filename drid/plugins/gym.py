@@ -36,8 +36,19 @@ __all__ = ["GymSource", "check_env_id", "coerce_action", "make_env"]
 
 def check_env_id(env_id: str) -> str:
     """``env_id`` if gymnasium knows it, else a ``ConfigError`` naming close matches."""
+    import importlib
+
     import gymnasium
 
+    module, sep, name = env_id.rpartition(":")
+    if sep:  # gymnasium's "module:EnvId": importing the module registers the id
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"cannot import '{module}' for environment '{env_id}': {exc}", path="env") from None
+        if name in gymnasium.registry:
+            return env_id
+        env_id = name
     if env_id in gymnasium.registry:
         return env_id
     hint = close_matches(env_id, list(gymnasium.registry)) or " (see gymnasium.pprint_registry() for the registered ids)"

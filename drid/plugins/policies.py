@@ -88,6 +88,7 @@ class _AgentPolicy:
         num_envs: int = Field(default=1, ge=1, description="copies the gym source interleaves (PPO rollouts have one row per round)")
         hyper: dict[str, Any] = Field(default_factory=dict, description="hyperparameters of a fresh agent (see drid.rl.dqn.DQNConfig / drid.rl.ppo.PPOConfig)")
         save: str | None = Field(default=None, description="write the policy here when the run ends (.npz)")
+        action_names: list[str] | None = Field(default=None, description="words for the discrete actions in rationales, e.g. [push left, push right]")
 
         @model_validator(mode="after")
         def _source(self) -> _AgentPolicy.Params:
@@ -96,7 +97,8 @@ class _AgentPolicy:
             return self
 
     def __init__(self, policy: str | None = None, env: str | None = None, learn: bool = True, explore: bool | None = None,
-                 observation: str = "auto", num_envs: int = 1, hyper: dict[str, Any] | None = None, save: str | None = None) -> None:
+                 observation: str = "auto", num_envs: int = 1, hyper: dict[str, Any] | None = None, save: str | None = None,
+                 action_names: list[str] | None = None) -> None:
         self.policy_path = policy
         self.env_id = env
         self.learn = learn
@@ -105,6 +107,7 @@ class _AgentPolicy:
         self.num_envs = num_envs
         self.hyper = dict(hyper or {})
         self.save_path = save
+        self.action_names = list(action_names) if action_names else None
         self.agent: Any = None
         self._pending: dict[int, tuple[np.ndarray, Any, dict[str, np.ndarray], bool]] = {}
         self._row: dict[int, tuple[Transition, dict[str, np.ndarray]]] = {}
@@ -146,7 +149,10 @@ class _AgentPolicy:
     def drid_stop(self, summary: RunSummary) -> None:
         if self.agent is None:
             return
-        summary.notes.append(f"{self.algo}: {self.agent.steps} steps learned, {self.agent.updates} updates")
+        if self.learn:
+            summary.notes.append(f"{self.algo}: learned from {self.agent.steps} steps in total, {self.agent.updates} updates")
+        else:
+            summary.notes.append(f"{self.algo}: acted without learning (policy trained on {self.agent.steps} steps)")
         if self.save_path:
             path = self.agent.save(self.save_path)
             summary.notes.append(f"{self.algo}: policy saved to {path}")
@@ -173,10 +179,15 @@ class _AgentPolicy:
         if self.learn:
             self._pending[k] = (obs, action, {key: v[:1] for key, v in extras.items()}, from_features)
         rationale, confidence, info = self._explain(obs2, action)
-        source = "estimated state (scene features)" if from_features else "observation"
-        mode = "exploring" if self.explore else "greedy"
-        return Decision(action=action, rationale=f"{rationale} ({mode}, on the {source} {np.round(obs, 3).tolist()})",
-                        confidence=confidence, info=info)
+        source = "estimated state" if from_features else "observation"
+        info[source.replace(" ", "_")] = np.round(obs, 4).tolist()
+        info["mode"] = "exploring" if self.explore else "greedy"
+        return Decision(action=action, rationale=f"{rationale} on the {source}", confidence=confidence, info=info)
+
+    def _name(self, action: Any) -> str:
+        if self.action_names and isinstance(action, (int, np.integer)) and 0 <= int(action) < len(self.action_names):
+            return f"{self.action_names[int(action)]} ({int(action)})"
+        return f"action {action}"
 
     # -- learning -------------------------------------------------------------------------------
     @hookimpl
@@ -218,7 +229,7 @@ class DQNPolicy(_AgentPolicy):
 
     def _explain(self, obs: np.ndarray, action: Any) -> tuple[str, float | None, dict[str, Any]]:
         q = self.agent.q_values(obs)[0]
-        return f"dqn: action {int(action)} has the highest Q-value {q[int(action)]:.2f}", None, {"q": np.round(q, 4).tolist()}
+        return f"dqn: {self._name(int(action))}, highest Q {q[int(action)]:.2f},", None, {"q": np.round(q, 4).tolist()}
 
 
 class PPOPolicy(_AgentPolicy):
@@ -233,4 +244,4 @@ class PPOPolicy(_AgentPolicy):
         logits = agent.pi.numpy_forward(agent._prep(obs))[0]
         p = np.exp(logits - logits.max())
         p /= p.sum()
-        return f"ppo: action {int(action)} with probability {p[int(action)]:.2f}", float(np.clip(p[int(action)], 0, 1)), {"probabilities": np.round(p, 4).tolist()}
+        return f"ppo: {self._name(int(action))}, p={p[int(action)]:.2f},", float(np.clip(p[int(action)], 0, 1)), {"probabilities": np.round(p, 4).tolist()}
