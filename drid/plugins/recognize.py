@@ -491,7 +491,7 @@ class KerasClassifier:
             if scores[0] < self.params.min_score:
                 continue
             out.append(Recognition(detection=det, label=labels[best[0]], score=float(scores[0]),
-                                   top_k=tuple(LabelScore(label=labels[j], score=float(s)) for j, s in zip(best, scores))))
+                                   top_k=tuple(LabelScore(label=labels[j], score=float(s)) for j, s in zip(best, scores, strict=True))))
         return out
 
     @hookimpl

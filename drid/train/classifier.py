@@ -162,7 +162,8 @@ def frame_groups(files: list[str], block: int) -> np.ndarray:
     return codes
 
 
-def build_small_cnn(height: int, width: int, channels: int, n_classes: int, filters: tuple[int, ...] = (16, 32, 64), dropout: float = 0.3) -> Any:
+def build_small_cnn(height: int, width: int, channels: int, n_classes: int, filters: tuple[int, ...] = (16, 32, 64), dropout: float = 0.3,
+                    batch_norm: bool = True) -> Any:
     """The default model: convolution blocks (conv, batch norm, ReLU, max pooling), global average
     pooling, dropout and a softmax layer. Input is 0..255 pixels; scaling is a layer."""
     import keras
@@ -171,8 +172,9 @@ def build_small_cnn(height: int, width: int, channels: int, n_classes: int, filt
     inputs = keras.Input((height, width, channels), name="pixels")
     x = layers.Rescaling(1.0 / 255.0, name="scale")(inputs)
     for i, f in enumerate(filters):
-        x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
-        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
+        x = layers.Conv2D(f, 3, padding="same", use_bias=not batch_norm, name=f"conv{i + 1}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x) if min(height, width) >> (i + 1) >= 2 else x
     x = layers.GlobalAveragePooling2D(name="gap")(x)
@@ -337,6 +339,7 @@ def train_classifier(
     seed: int = 0,
     filters: tuple[int, ...] = (16, 32, 64),
     dropout: float = 0.3,
+    batch_norm: bool = True,
     provenance: str = "",
     progress: bool = True,
     command: str = "",
@@ -360,7 +363,7 @@ def train_classifier(
     keras.utils.set_random_seed(seed)
     n_classes = len(ds.classes)
     if backbone is None:
-        model, base = build_small_cnn(height, width, channels, n_classes, filters, dropout), None
+        model, base = build_small_cnn(height, width, channels, n_classes, filters, dropout, batch_norm), None
     else:
         model, base = build_backbone(backbone, weights, height, width, n_classes)
     import tensorflow as tf
@@ -443,7 +446,7 @@ def train_classifier(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "labels": ds.classes,
         "input": {"height": height, "width": width, "channels": channels, "pixels": "0..255, RGB" if channels == 3 else "0..255, grey"},
-        "architecture": backbone or "small-cnn",
+        "architecture": backbone or ("small-cnn" if batch_norm else "small-cnn without batch norm"),
         "parameters": int(model.count_params()),
         "seed": seed,
         "split_by": f"blocks of {group_frames} frames" if group_frames > 0 else "image",
@@ -582,6 +585,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--test-fraction", type=_fraction, default=0.15)
     p.add_argument("--flip", action="store_true", help="augment with horizontal flips (not for digits or text)")
     p.add_argument("--no-augment", action="store_true", help="no augmentation (shifts, zoom, rotation, contrast, brightness)")
+    p.add_argument("--no-batch-norm", action="store_true", help="small CNN without batch normalisation (steadier on tiny, varied datasets)")
     p.add_argument("--no-balance", action="store_true", help="do not weight classes by inverse frequency")
     p.add_argument("--group-frames", type=int, default=0, metavar="N",
                    help="harvested crops: keep crops from the same N-frame block of a video on one side of the split")
@@ -597,7 +601,7 @@ def _run(args: argparse.Namespace) -> int:
         args.data, args.out, name=args.name, size=args.size, channels=args.channels, aspect=args.aspect, padding=args.padding,
         backbone=args.backbone, weights=args.weights, unfreeze=args.unfreeze, epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, learning_rate=args.learning_rate, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-        flip=args.flip, augment=not args.no_augment, balance=not args.no_balance, group_frames=args.group_frames, seed=args.seed, provenance=args.provenance, progress=not args.no_progress,
+        flip=args.flip, augment=not args.no_augment, balance=not args.no_balance, group_frames=args.group_frames, batch_norm=not args.no_batch_norm, seed=args.seed, provenance=args.provenance, progress=not args.no_progress,
         command=command,
     )
     print(f"held-out accuracy {result.test_accuracy:.4f} (validation {result.val_accuracy:.4f}, {result.epochs} epochs, split {result.split})")
