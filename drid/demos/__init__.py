@@ -20,7 +20,7 @@ DEMOS: dict[str, Callable[..., int]] = {
     "cartpole": run_cartpole_demo,
 }
 #: What ``drid demo`` with no name runs, in order.
-MAIN: list[str] = ["video", "cartpole"]
+MAIN: list[str] = ["video", "digits", "cartpole"]
 DEFAULT_DEMO = "main"
 
 
