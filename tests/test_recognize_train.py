@@ -147,3 +147,20 @@ def test_digits_demo_reads_its_page(tmp_path, capsys):
     annotated = cv2.imread(str(tmp_path / "demo-digits" / "page.annotated.png"))
     page = cv2.imread(str(tmp_path / "demo-digits" / "page.png"))
     assert annotated.shape == page.shape and (annotated != page).any()
+
+
+def test_grouped_split_keeps_neighbouring_frames_together():
+    from drid.train.classifier import frame_groups, split_indices
+
+    files = [f"car/bikes_f{f:06d}_d00_t{f // 7}.png" for f in range(100)] + [f"person/bikes_f{f:06d}_d01.png" for f in range(0, 100, 2)]
+    labels = np.array([0] * 100 + [1] * 50)
+    groups = frame_groups(files, 10)
+    train, val, test = split_indices(labels, 0.2, 0.2, seed=3, groups=groups)
+    assert len(set(train) | set(val) | set(test)) == 150 and not (set(train) & set(test)) and not (set(train) & set(val))
+    for k in (0, 1):
+        members = set(np.flatnonzero(labels == k))
+        blocks = {side: {groups[i] for i in idx if i in members} for side, idx in (("train", train), ("val", val), ("test", test))}
+        assert not (blocks["train"] & blocks["test"]) and not (blocks["train"] & blocks["val"])
+    assert len(test) == 30 and len(val) == 30  # whole blocks of 10 car / 5 person crops add up exactly here
+    plain = split_indices(labels, 0.2, 0.2, seed=3)
+    assert [len(p) for p in plain] == [90, 30, 30]
