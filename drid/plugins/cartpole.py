@@ -55,6 +55,8 @@ def _blobs(mask: np.ndarray, min_area: int) -> list[tuple[int, int, int, int, np
 class CartPoleDetector:
     """Colour blobs of a rendered CartPole frame (dark, ochre, violet) with sub-pixel shape measurements."""
 
+    drid_name = "cartpole-parts"
+
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
         min_area: int = Field(default=12, ge=1, description="smallest blob kept, in pixels")
@@ -158,6 +160,8 @@ class CartPoleDetector:
 class CartPoleRecognizer:
     """Says which CartPole blob is the cart, the pole or the axle, from its shape alone."""
 
+    drid_name = "cartpole-recognizer"
+
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
         pole_elongation: float = Field(default=4.0, gt=1, description="a blob at least this elongated (major/minor axis) is a pole")
@@ -198,6 +202,8 @@ class CartPoleRecognizer:
 
 class CartPoleStateEstimator:
     """Estimates CartPole's state (x, x_dot, theta, theta_dot) from the recognized cart and pole, frame by frame."""
+
+    drid_name = "cartpole-state"
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -121,6 +121,8 @@ class _Copy:
 class GymSource:
     """A gymnasium environment as a closed-loop source: observations in, decisions' actions out."""
 
+    drid_name = "gym"
+
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
         env: str = Field(description="registered gymnasium environment id, e.g. CartPole-v1")

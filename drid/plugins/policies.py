@@ -30,6 +30,8 @@ __all__ = ["DQNPolicy", "PPOPolicy", "RandomPolicy"]
 class RandomPolicy:
     """Uniformly random actions: from an environment's action space or a list of choices."""
 
+    drid_name = "random"
+
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
         env: str | None = Field(default=None, description="gymnasium id whose action space to sample (e.g. CartPole-v1)")
@@ -225,7 +227,7 @@ class _AgentPolicy:
 class DQNPolicy(_AgentPolicy):
     """Double DQN (TensorFlow): acts greedily or epsilon-greedily on Q-values, learns from replay."""
 
-    algo = "dqn"
+    algo = drid_name = "dqn"
 
     def _explain(self, obs: np.ndarray, action: Any) -> tuple[str, float | None, dict[str, Any]]:
         q = self.agent.q_values(obs)[0]
@@ -235,7 +237,7 @@ class DQNPolicy(_AgentPolicy):
 class PPOPolicy(_AgentPolicy):
     """PPO (TensorFlow): samples or takes the most likely action of its policy network; learns from rollouts."""
 
-    algo = "ppo"
+    algo = drid_name = "ppo"
 
     def _explain(self, obs: np.ndarray, action: Any) -> tuple[str, float | None, dict[str, Any]]:
         agent = self.agent
