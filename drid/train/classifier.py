@@ -76,19 +76,23 @@ def load_image_folder(root: str | Path, size: tuple[int, int], channels: int, as
     base = Path(root).expanduser()
     if not base.is_dir():
         raise ConfigError(f"dataset folder not found: '{base}'", path="data")
-    found = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    def images_in(folder: Path) -> list[Path]:
+        return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+
+    # Empty folders (an emptied 'unlabeled/' after sorting crops by hand) are not classes.
+    found = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and images_in(p))
     if classes is not None:
         missing = [c for c in classes if not (base / c).is_dir()]
         if missing:
             raise ConfigError(f"dataset '{base}' has no folder for class(es) {', '.join(missing)}", path="data")
         found = [base / c for c in classes]
     if len(found) < 2:
-        raise ConfigError(f"dataset '{base}' needs at least two class folders (one folder per class), found {len(found)}", path="data")
+        raise ConfigError(f"dataset '{base}' needs at least two class folders with images (one folder per class), found {len(found)}", path="data")
     width, height = size
     images, labels, files = [], [], []
     skipped = 0
     for k, folder in enumerate(found):
-        members = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        members = images_in(folder)
         if len(members) < 2:
             raise ConfigError(f"class '{folder.name}' of dataset '{base}' has {len(members)} image(s); each class needs at least 2", path="data")
         for f in members:
@@ -565,7 +569,12 @@ def register(subparsers: Any) -> None:
         help="train an image classifier for keras-classifier",
         description="Train an image classifier from an image folder (one sub-folder per class, e.g. crops written by the "
                     "'harvest' sink) and write NAME.keras, NAME.labels.txt, NAME.json, a model card and PNG plots.",
-        epilog="example: drid train classifier out/crops --out out/models --name vehicles --size 48 --flip",
+        epilog="from video to a recognizer:\n"
+               "  1. harvest crops: a pipeline with sinks: [{plugin: harvest, params: {path: out/crops, label_from: none}}]\n"
+               "  2. sort out/crops/unlabeled/*.png into one folder per class by eye (out/crops/car, out/crops/person, ...)\n"
+               "  3. drid train classifier out/crops --out out/models --name street --flip --group-frames 5\n"
+               "  4. recognize: [{plugin: keras-classifier, params: {model: out/models/street.keras}}]",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", help="dataset folder: one sub-folder of images per class")
     p.add_argument("--out", default="out/models", help="output folder (default: out/models)")
@@ -574,24 +583,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--channels", type=int, choices=[1, 3], default=3, help="1 for grey, 3 for colour (default: 3)")
     p.add_argument("--aspect", choices=["expand", "letterbox", "stretch"], default="expand", help="how images are fitted to the input size")
     p.add_argument("--padding", type=float, default=None, help="crop padding the plugin should use (default: the harvest's, else 0.1)")
-    p.add_argument("--backbone", choices=sorted(APPLICATIONS), help="fine-tune a keras.applications backbone instead of the small CNN")
+    p.add_argument("--backbone", choices=sorted(APPLICATIONS), metavar="NAME", help=f"fine-tune a keras.applications backbone instead of the small CNN: {', '.join(sorted(APPLICATIONS))}")
     p.add_argument("--weights", default="imagenet", help="backbone weights: imagenet, none or a file (default: imagenet)")
     p.add_argument("--unfreeze", type=int, default=0, metavar="N", help="after training the head, also train the backbone's last N layers")
-    p.add_argument("--epochs", type=_positive, default=30)
+    p.add_argument("--epochs", type=_positive, default=30, help="at most this many epochs (default: 30)")
     p.add_argument("--patience", type=_positive, default=5, help="early stopping patience in epochs (default: 5)")
-    p.add_argument("--batch-size", type=_positive, default=32)
-    p.add_argument("--learning-rate", type=float, default=3e-3)
-    p.add_argument("--val-fraction", type=_fraction, default=0.15)
-    p.add_argument("--test-fraction", type=_fraction, default=0.15)
+    p.add_argument("--batch-size", type=_positive, default=32, help="(default: 32)")
+    p.add_argument("--learning-rate", type=float, default=3e-3, help="Adam's initial learning rate, halved when validation loss stalls (default: 0.003)")
+    p.add_argument("--val-fraction", type=_fraction, default=0.15, help="share of each class for early stopping (default: 0.15)")
+    p.add_argument("--test-fraction", type=_fraction, default=0.15, help="share of each class held out for the final score (default: 0.15)")
     p.add_argument("--flip", action="store_true", help="augment with horizontal flips (not for digits or text)")
     p.add_argument("--no-augment", action="store_true", help="no augmentation (shifts, zoom, rotation, contrast, brightness)")
-    p.add_argument("--no-batch-norm", action="store_true", help="small CNN without batch normalisation (steadier on tiny, varied datasets)")
+    p.add_argument("--no-batch-norm", action="store_true", help="small CNN without batch normalisation layers")
     p.add_argument("--no-balance", action="store_true", help="do not weight classes by inverse frequency")
     p.add_argument("--group-frames", type=int, default=0, metavar="N",
                    help="harvested crops: keep crops from the same N-frame block of a video on one side of the split")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the augmentation (default: 0)")
     p.add_argument("--provenance", default="", help="where the data came from, for the model card")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
 
 
