@@ -275,7 +275,7 @@ def _plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: s
     import matplotlib.pyplot as plt
 
     n = len(classes)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.55 * n), dpi=110)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 + 0.6 * n), max(4.2, 1.4 + 0.55 * n)), dpi=110)
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(n), classes, rotation=45, ha="right")
     ax.set_yticks(range(n), classes)
