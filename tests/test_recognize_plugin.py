@@ -211,3 +211,15 @@ def test_a_keras_applications_architecture_with_weights_from_a_file(tmp_path, sa
     batched = plugin.classify(Frame(index=0, image=photo), dets)
     single = [plugin.classify(Frame(index=0, image=photo), [d])[0] for d in dets]
     assert [r.label for r in batched] == [r.label for r in single] and all(r.label.startswith("class") for r in batched)
+
+
+def test_batch_call_serves_many_frames_in_one_batch_with_the_same_answers(page, digits_plugin):
+    frame, _ = page
+    dets = _detections(frame)
+    calls = [{"frame": frame, "detections": dets[:5]}, {"frame": frame.model_copy(update={"index": 1}), "detections": []},
+             {"frame": frame.model_copy(update={"index": 2}), "detections": dets[20:27]}]
+    together = digits_plugin.batch_call("drid_recognize", calls)
+    alone = [digits_plugin.drid_recognize(**c) for c in calls]
+    assert [[(r.detection, r.label) for r in rs] for rs in together] == [[(r.detection, r.label) for r in rs] for rs in alone]
+    assert [len(rs) for rs in together] == [5, 0, 7]
+    np.testing.assert_allclose([r.score for rs in together for r in rs], [r.score for rs in alone for r in rs], atol=1e-5)

@@ -465,19 +465,39 @@ class KerasClassifier:
 
     def classify(self, frame: Frame, detections: list[Detection]) -> list[Recognition]:
         """The recognitions of one frame, all its crops in one batch."""
+        return self.classify_many([(frame, detections)])[0]
+
+    def classify_many(self, items: list[tuple[Frame, list[Detection]]]) -> list[list[Recognition]]:
+        """The recognitions of several frames, the crops of all of them in one batch (what a
+        shared stage actor serving many pipelines asks for, through :meth:`batch_call`)."""
         if self.classifier is None:
             self.load()
         clf = self.classifier
         assert clf is not None
-        if frame.image is None:
-            raise DridError(f"keras-classifier: frame {frame.index} of '{frame.source}' has no image to crop")
-        chosen = [i for i, d in enumerate(detections) if self.only is None or d.label in self.only]
-        if not chosen:
-            return []
+        chosen: list[list[int]] = []
+        batches = []
+        for frame, detections in items:
+            if frame.image is None:
+                raise DridError(f"keras-classifier: frame {frame.index} of '{frame.source}' has no image to crop")
+            picked = [i for i, d in enumerate(detections) if self.only is None or d.label in self.only]
+            chosen.append(picked)
+            if picked:
+                batches.append(clf.prepare(frame.image, [detections[i].box for i in picked], self.padding, self.aspect))
+        if not batches:
+            return [[] for _ in items]
         with self._device_scope():
-            batch = clf.prepare(frame.image, [detections[i].box for i in chosen], self.padding, self.aspect)
-            probs = clf.probabilities(batch, self.params.batch_size)
-        return self.to_recognitions(chosen, probs)
+            probs = clf.probabilities(np.concatenate(batches) if len(batches) > 1 else batches[0], self.params.batch_size)
+        out, start = [], 0
+        for picked in chosen:
+            out.append(self.to_recognitions(picked, probs[start:start + len(picked)]))
+            start += len(picked)
+        return out
+
+    def batch_call(self, hook: str, calls: list[dict[str, Any]]) -> list[Any]:
+        """Many callers' hook calls at once: ``drid_recognize`` calls share one inference batch."""
+        if hook != "drid_recognize":
+            return [getattr(self, hook)(**kwargs) for kwargs in calls]
+        return self.classify_many([(kwargs["frame"], kwargs["detections"]) for kwargs in calls])
 
     def to_recognitions(self, indices: list[int], probs: np.ndarray) -> list[Recognition]:
         assert self.classifier is not None
