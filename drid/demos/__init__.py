@@ -25,9 +25,10 @@ DEFAULT_DEMO = "main"
 
 
 def run_main(path: str | None = None, out: Path = Path("out"), max_frames: int | None = None) -> int:
-    """Every demo of ``MAIN`` in order; stops at the first that fails."""
-    for name in MAIN:
-        status = DEMOS[name](path=path, out=out, max_frames=max_frames)
+    """Every demo of ``MAIN`` in order; stops at the first that fails. ``path`` replaces the
+    embedded input of the first demo only (the others have inputs of other kinds)."""
+    for i, name in enumerate(MAIN):
+        status = DEMOS[name](path=path if i == 0 else None, out=out, max_frames=max_frames)
         if status != 0:
             return status
     return 0
