@@ -209,12 +209,15 @@ class CartPoleStateEstimator:
         model_config = ConfigDict(extra="forbid")
         world_half_width: float = Field(default=WORLD_HALF_WIDTH, gt=0, description="metres from the frame's centre to its edge")
         dt: float = Field(default=0.02, gt=0, description="seconds between frames when timestamps do not say (CartPole's tau)")
+        use_timestamps: bool = Field(default=True, description="time velocities by the frames' timestamps (false: always dt; use it for interleaved env copies, whose timestamps are the shared step clock)")
         jump_x: float = Field(default=0.25, gt=0, description="a position change larger than this (m) between frames starts a new episode")
         jump_theta: float = Field(default=0.1, gt=0, description="an angle change larger than this (rad) between frames starts a new episode")
 
-    def __init__(self, world_half_width: float = WORLD_HALF_WIDTH, dt: float = 0.02, jump_x: float = 0.25, jump_theta: float = 0.1) -> None:
+    def __init__(self, world_half_width: float = WORLD_HALF_WIDTH, dt: float = 0.02, use_timestamps: bool = True,
+                 jump_x: float = 0.25, jump_theta: float = 0.1) -> None:
         self.half = world_half_width
         self.dt = dt
+        self.use_timestamps = use_timestamps
         self.jump_x = jump_x
         self.jump_theta = jump_theta
         self._previous: dict[Any, tuple[float, float, float]] = {}
@@ -242,7 +245,7 @@ class CartPoleStateEstimator:
         fresh = True
         if previous is not None:
             t0, px, pt = previous
-            dt = frame.timestamp - t0 if frame.timestamp > t0 else self.dt
+            dt = frame.timestamp - t0 if self.use_timestamps and frame.timestamp > t0 else self.dt
             if abs(x - px) <= self.jump_x and abs(theta - pt) <= self.jump_theta:
                 x_dot, theta_dot = (x - px) / dt, (theta - pt) / dt
                 fresh = False
