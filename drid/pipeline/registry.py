@@ -106,7 +106,11 @@ class PluginInfo:
     @property
     def description(self) -> str:
         doc = inspect.getdoc(self.cls) if self.cls is not None else None
-        return doc.strip().splitlines()[0] if doc else ""
+        if not doc:
+            return ""
+        paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+        sentence_end = paragraph.find(". ")
+        return paragraph[: sentence_end + 1] if 0 < sentence_end < len(paragraph) - 1 else paragraph
 
     @property
     def params_model(self) -> type[BaseModel]:
