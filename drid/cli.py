@@ -198,9 +198,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for row in rows:
         origin = f"{row['distribution'] or '?'} {row['version'] or ''}".strip()
         if row["error"]:
-            print(f"{row['name']:<18} FAILED TO LOAD ({origin}, {row['target']}): {row['error']}")
+            print(f"{row['name']:<20} FAILED TO LOAD ({origin}, {row['target']}): {row['error']}")
             continue
-        print(f"{row['name']:<18} {', '.join(row['stages']):<18} {origin:<16} {row['description']}")
+        print(f"{row['name']:<20} {', '.join(row['stages']):<18} {origin:<16} {row['description']}")
         for p in row["parameters"]:
             default = "required" if p["required"] else f"default {json.dumps(p['default'])}"
             doc = f"  {p['description']}" if p["description"] else ""
