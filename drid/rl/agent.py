@@ -36,7 +36,14 @@ class Agent:
             self.config = self.Config.model_validate({**base, **overrides})
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ConfigError(f"{self.algo}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+            key = ".".join(map(str, err["loc"]))
+            if err["type"] == "extra_forbidden":
+                from drid.pipeline.errors import close_matches
+
+                known = list(self.Config.model_fields)
+                hint = close_matches(key, known) or f" (known: {', '.join(known)})"
+                raise ConfigError(f"{self.algo}: unknown hyperparameter '{key}'{hint}") from None
+            raise ConfigError(f"{self.algo}: hyperparameter {key}: {err['msg']} (got {err.get('input')!r})" if key else f"{self.algo}: {err['msg']}") from None
         self.obs_dim = int(obs_dim)
         self.action = action
         self.steps = 0
