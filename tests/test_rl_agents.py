@@ -114,7 +114,7 @@ def test_corrupt_checkpoint_is_refused_clearly(ppo_run, tmp_path):
 
 def test_ppo_continuous_actions_on_pendulum(tmp_path):
     envs = EnvBatch("Pendulum-v1", 2, seed=0)
-    agent = PPOAgent.for_env(envs, n_envs=2, n_steps=64, batch_size=64, n_epochs=2, normalize_obs=True, seed=0)
+    agent = PPOAgent.for_env(envs, n_envs=2, n_steps=64, batch_size=64, n_epochs=2, normalize_obs=True, normalize_reward=True, seed=0)
     assert agent.continuous and agent.action.dim == 1
     updates = []
     while agent.steps < 256:
@@ -131,3 +131,5 @@ def test_ppo_continuous_actions_on_pendulum(tmp_path):
     obs = np.random.default_rng(0).normal(size=(10, 3))
     np.testing.assert_array_equal(again.act(obs, True)[0], agent.act(obs, True)[0])
     np.testing.assert_array_equal(np.asarray(again.log_std), np.asarray(agent.log_std))
+    assert agent.reward_norm.count > 256 and again.reward_norm.var == pytest.approx(agent.reward_norm.var)
+    np.testing.assert_array_equal(again.norm.mean, agent.norm.mean)

@@ -40,6 +40,7 @@ class PPOConfig(BaseModel):
     hidden: list[int] = Field(default_factory=lambda: [64, 64], description="hidden layer widths (policy and value nets)")
     activation: str = Field(default="tanh", description="tanh or relu")
     normalize_obs: bool = Field(default=False, description="normalise observations by running mean and std")
+    normalize_reward: bool = Field(default=False, description="scale rewards by the running std of the discounted return (large or dense rewards, e.g. Pendulum)")
     log_std_init: float = Field(default=0.0, description="initial log standard deviation (continuous actions)")
     seed: int = Field(default=0, description="seed of weights, sampling and minibatch order")
 
@@ -68,6 +69,8 @@ class PPOAgent(Agent):
         self.continuous = action.kind == "box"
         self.log_std = keras.Variable(np.full(action.dim, c.log_std_init, dtype=np.float32), name="log_std") if self.continuous else None
         self.norm = RunningNorm(obs_dim) if c.normalize_obs else None
+        self.reward_norm = RunningNorm(1) if c.normalize_reward else None
+        self._discounted = np.zeros(c.n_envs)
         self.optimizer = keras.optimizers.Adam(learning_rate=c.learning_rate, epsilon=1e-5)
         self._alloc()
         self._update_fn: Any = None
@@ -143,7 +146,15 @@ class PPOAgent(Agent):
         self.buf_act[t] = extras["raw"]
         self.buf_logp[t] = extras["logp"]
         self.buf_val[t] = extras["value"]
-        self.buf_rew[t] = rewards
+        if self.reward_norm is not None:
+            if self._discounted.shape[0] != n:
+                self._discounted = np.zeros(n)
+            self._discounted = self._discounted * c.gamma + np.asarray(rewards, dtype=np.float64)
+            self.reward_norm.update(self._discounted[:, None])
+            self.buf_rew[t] = np.asarray(rewards) / np.sqrt(self.reward_norm.var[0] + 1e-8)
+            self._discounted[np.logical_or(terminated, truncated)] = 0.0
+        else:
+            self.buf_rew[t] = rewards
         self.buf_next[t] = next_obs
         self.buf_term[t] = terminated
         self.buf_done[t] = np.logical_or(terminated, truncated)
@@ -267,6 +278,8 @@ class PPOAgent(Agent):
             out["log_std"] = np.asarray(self.log_std)
         if self.norm is not None:
             out.update({f"norm/{k}": v for k, v in self.norm.state().items()})
+        if self.reward_norm is not None:
+            out.update({f"reward_norm/{k}": v for k, v in self.reward_norm.state().items()})
         return out
 
     def _load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
@@ -281,3 +294,8 @@ class PPOAgent(Agent):
                 self.norm.load({k[5:]: v for k, v in arrays.items() if k.startswith("norm/")})
             except KeyError:
                 raise CheckpointError("ppo checkpoint has no observation statistics although normalize_obs is on") from None
+        if self.reward_norm is not None:
+            try:
+                self.reward_norm.load({k[12:]: v for k, v in arrays.items() if k.startswith("reward_norm/")})
+            except KeyError:
+                raise CheckpointError("ppo checkpoint has no reward statistics although normalize_reward is on") from None
