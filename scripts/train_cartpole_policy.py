@@ -3,7 +3,8 @@
 It is drid's PPO trained on ``CartPoleFrames-v1`` (``drid.plugins.cartpole``): CartPole-v1 seen
 the way the pixel pipeline sees it — measured position and angle with the detector's error,
 velocities from frame differences. Training keeps the checkpoint with the best greedy
-evaluation; the script then checks it over 100 episodes of that environment.
+evaluation (its learning curve goes to out/cartpole-ppo-curve.png); the script then checks it
+over 100 episodes of that environment.
 
     .venv/bin/python scripts/train_cartpole_policy.py [--seed 0] [--steps 150000] [--out drid/models/cartpole-ppo.npz]
 """
@@ -37,7 +38,8 @@ def main() -> int:
         result = evaluate_policy(Path(work) / "best.npz", ENV, episodes=100)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(work) / "best.npz", args.out)
-        shutil.copyfile(Path(work) / "curve.png", Path(args.out).with_suffix(".png"))
+        Path("out").mkdir(exist_ok=True)
+        shutil.copyfile(Path(work) / "curve.png", Path("out") / "cartpole-ppo-curve.png")
     print(f"trained {metrics['steps']} steps in {metrics['train_seconds']:.1f} s; best evaluation {metrics['best_eval_mean']:.1f}")
     print(f"{args.out}: {result['mean']:.1f} ± {result['std']:.1f} over 100 episodes of {ENV}")
     return 0 if result["mean"] >= 475 else 1
