@@ -5,7 +5,9 @@ For each seed, every agent trains until its greedy policy averages >= 475 over 1
 episodes (fixed episode seeds, the same evaluation code for all), checked every EVAL_EVERY steps:
 PPO within 100,000 environment steps, DQN within 50,000. Reported per seed: the step count and
 the training wall-clock to that point (evaluation time excluded, agent construction included),
-and the ratio SB3 time / drid time (> 1: drid is faster).
+and the ratio SB3 time / drid time (> 1: drid is faster). Before the seeds, each library runs a short
+throw-away training (unless --no-warmup), so that one-time initialisation (TensorFlow graph
+machinery, torch kernels) is not charged to whichever seed happens to run first.
 
     .venv/bin/python benchmarks/rl.py                 # 5 seeds, all agents (needs the 'bench' extra for SB3)
     .venv/bin/python benchmarks/rl.py --seeds 2 --skip-sb3 --json out/rl-bench.json
@@ -139,6 +141,7 @@ def main() -> int:
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--pixel-episodes", type=int, default=20, help="episodes of the pixel pipeline (0: skip it)")
     parser.add_argument("--only-pixels", action="store_true", help="run only the pixel pipeline")
+    parser.add_argument("--no-warmup", action="store_true", help="no throw-away run before the timed ones")
     args = parser.parse_args()
     if args.only_pixels:
         result = run_pixels(args.pixel_episodes)
@@ -153,6 +156,11 @@ def main() -> int:
         except ImportError:
             print("stable-baselines3 is not installed (pip install -e '.[bench]' with CPU torch): skipping the SB3 baseline")
             sb3 = False
+    if not args.no_warmup:
+        run_drid("ppo", 99, 2_048, 10**9)
+        run_drid("dqn", 99, 1_536, 10**9)
+        if sb3:
+            run_sb3_ppo(99, 2_048, 10**9)
     results: dict[str, list[dict[str, Any]]] = {"drid-ppo": [], "drid-dqn": [], "sb3-ppo": []}
     for seed in range(args.seeds):
         runs = [("drid-ppo", lambda: run_drid("ppo", seed, 100_000, 5_120)), ("drid-dqn", lambda: run_drid("dqn", seed, 50_000, 2_500))]

@@ -119,3 +119,23 @@ def test_the_pixel_pipeline_balances_the_pole_without_the_state():
     assert errors.size == 250
     assert errors.max() < MAX_ANGLE_ERROR and errors.mean() < math.radians(0.4)
     assert {r.decision.plugin for r in sink.records} == {"ppo"}
+
+
+def test_demo_writes_video_records_and_returns(tmp_path, capsys):
+    import json
+
+    import cv2
+
+    from drid.cli import main
+
+    assert main(["demo", "cartpole", "--out", str(tmp_path), "--max-frames", "40"]) == 0
+    target = tmp_path / "demo-cartpole"
+    capture = cv2.VideoCapture(str(target / "annotated.mp4"))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    assert frames == 40
+    report = json.loads((target / "episodes.json").read_text())
+    assert report["frames"] == 40 and report["pole_angle_error_deg"]["max"] < 1.0
+    assert len((target / "records.jsonl").read_text().splitlines()) == 40
+    assert "CartPole-v1 from pixels" in capsys.readouterr().out
