@@ -17,9 +17,9 @@ TRAIN_EXAMPLES = """\
 examples:
   drid train policy --env CartPole-v1 --algo ppo
   drid train policy --env CartPole-v1 --algo dqn --steps 50000 --out out/dqn-cartpole
-  drid train policy --env Pendulum-v1 --algo ppo --n-envs 4 --steps 100000 --hp n_steps=512 --hp batch_size=64 \
-      --hp n_epochs=10 --hp learning_rate=3e-4 --hp gamma=0.99 --hp gae_lambda=0.95 \
-      --hp normalize_obs=true --hp normalize_reward=true          (continuous actions)
+  drid train policy --env Pendulum-v1 --algo ppo --n-envs 4 --steps 100000 --hp n_steps=512 --hp batch_size=64
+      --hp n_epochs=10 --hp learning_rate=3e-4 --hp gamma=0.99 --hp gae_lambda=0.95
+      --hp normalize_obs=true --hp normalize_reward=true    (continuous actions, one command)
   drid train policy --env CartPole-v1 --algo ppo --resume out/policy-ppo-CartPole-v1/last.npz --steps 20000
 
 writes OUT/best.npz (best evaluation), OUT/last.npz (resumable), OUT/metrics.json, OUT/curve.png
