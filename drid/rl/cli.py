@@ -21,6 +21,7 @@ examples:
       --hp n_epochs=10 --hp learning_rate=3e-4 --hp gamma=0.99 --hp gae_lambda=0.95
       --hp normalize_obs=true --hp normalize_reward=true    (continuous actions, one command)
   drid train policy --env CartPole-v1 --algo ppo --resume out/policy-ppo-CartPole-v1/last.npz --steps 20000
+  drid train policy --env CartPole-v1 --algo ppo --backend ray --runners 4   (environments in Ray actors)
 
 writes OUT/best.npz (best evaluation), OUT/last.npz (resumable), OUT/metrics.json, OUT/curve.png
 """
@@ -74,6 +75,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue training from a checkpoint (last.npz) for --steps more")
     p.add_argument("--out", default=None, help="output folder (default: out/policy-ALGO-ENV)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--backend", choices=["local", "ray"], default="local", help="'ray': ppo's environments stepped by Ray actors (needs drid[ray])")
+    p.add_argument("--runners", type=_positive, default=2, metavar="N", help="Ray rollout runners sharing the n-envs copies (default: 2)")
+    p.add_argument("--address", default=None, metavar="ADDR", help="Ray cluster to join (default: a local one)")
     p.set_defaults(handler=cmd_train_policy)
 
 
@@ -85,7 +89,8 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
     out = Path(args.out or f"out/policy-{args.algo}-{args.env.replace('/', '_')}")
     metrics = train_policy(args.env, args.algo, steps, seed=args.seed, n_envs=args.n_envs, env_kwargs=args.env_kwargs,
                            hyper=hyper, eval_every=args.eval_every, eval_episodes=args.eval_episodes, out=out,
-                           resume=args.resume, progress=not args.no_progress and sys.stderr.isatty(), stop_at=args.stop_at)
+                           resume=args.resume, progress=not args.no_progress and sys.stderr.isatty(), stop_at=args.stop_at,
+                           backend=args.backend, runners=args.runners, address=args.address)
     ev = metrics["evaluations"][-1]
     print(f"{metrics['algo']} on {metrics['env']}: {metrics['steps']} steps in {metrics['train_seconds']:.1f} s training "
           f"({metrics['wall_seconds']:.1f} s with evaluation); last evaluation {ev['mean']:.1f} ± {ev['std']:.1f} over "

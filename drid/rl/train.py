@@ -51,6 +51,9 @@ def train_policy(
     resume: str | Path | None = None,
     progress: bool = True,
     stop_at: float | None = None,
+    backend: str = "local",
+    runners: int = 2,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Train ``algo`` on ``env_id`` for ``steps`` environment steps.
 
@@ -58,6 +61,8 @@ def train_policy(
     copies, fixed seeds); the best one is saved as ``out/best.npz``. ``out`` also receives
     ``last.npz`` (resumable, with the replay buffer), ``metrics.json`` and ``curve.png``.
     ``stop_at`` ends training at the first evaluation whose mean return reaches it.
+    ``backend="ray"`` (PPO) steps the environments in ``runners`` Ray actors, on the cluster at
+    ``address`` or a local one (``drid.rl.distributed``); the learner is the same.
     Returns the metrics (also written as JSON): evaluations, training episodes, wall-clock
     seconds spent training (evaluation excluded) and in total.
     """
@@ -82,7 +87,22 @@ def train_policy(
         n = int(agent.config.n_envs)  # type: ignore[attr-defined]
         target_steps = steps
     algo = agent.algo
-    envs = EnvBatch(env_id, n, seed=seed + agent.steps, kwargs=env_kwargs)
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"unknown backend '{backend}' (backends: local, ray)", path="backend")
+    envs: Any
+    ray_started = False
+    if backend == "ray":
+        from drid.pipeline.backends.ray_backend import connect
+        from drid.rl.distributed import RayRollouts
+
+        if algo != "ppo":
+            raise ConfigError("--backend ray distributes ppo's rollouts; dqn learns from every step as it acts", path="backend")
+        ray_started = connect(address, None)
+        envs = RayRollouts(env_id, agent, runners, seed=seed + agent.steps, env_kwargs=env_kwargs)
+        stepper = envs.steps(agent)
+    else:
+        envs = EnvBatch(env_id, n, seed=seed + agent.steps, kwargs=env_kwargs)
+        stepper = _local_steps(envs, agent)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,9 +141,7 @@ def train_policy(
     try:
         while agent.steps < target_steps:
             t0 = time.perf_counter()
-            obs = envs.obs.copy()
-            actions, extras = agent.act(obs)
-            nxt, rew, term, trunc, finished = envs.step(actions)
+            obs, actions, extras, nxt, rew, term, trunc, finished = next(stepper)
             stats = agent.observe(obs, actions, rew, nxt, term, trunc, extras)
             train_seconds += time.perf_counter() - t0
             if stats:
@@ -149,6 +167,10 @@ def train_policy(
         if bar is not None:
             bar.close()
         envs.close()
+        if ray_started:
+            import ray
+
+            ray.shutdown()
     if not evals or evals[-1]["step"] != agent.steps:
         if not stopped_early:
             run_eval()
@@ -162,6 +184,7 @@ def train_policy(
         "train_seconds": round(train_seconds, 3),
         "eval_seconds": round(eval_seconds, 3),
         "wall_seconds": round(time.perf_counter() - t_start, 3),
+        "backend": backend,
         "best_eval_mean": best,
         "evaluations": evals,
         "episodes": [{"step": s, "return": r, "length": l} for s, r, l in episodes],
@@ -173,6 +196,15 @@ def train_policy(
         plot_curve(metrics, out_dir / "curve.png")
     metrics["agent"] = agent
     return metrics
+
+
+def _local_steps(envs: EnvBatch, agent: Agent) -> Any:
+    """Steps of the local environments, acted on by the agent's current policy."""
+    while True:
+        obs = envs.obs.copy()
+        actions, extras = agent.act(obs)
+        nxt, rew, term, trunc, finished = envs.step(actions)
+        yield obs, actions, extras, nxt, rew, term, trunc, finished
 
 
 def plot_curve(metrics: dict[str, Any], path: str | Path) -> Path:
