@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a pipeline config", description="Run a pipeline config end to end and print its summary table.")
     run.add_argument("config", help="pipeline config file (YAML)")
     run.add_argument("--mode", choices=["sequential", "concurrent"], help="override engine.mode")
-    run.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N frames")
+    run.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value by dotted path, e.g. detect.0.params.scale=1.1 (repeatable)")
     run.add_argument("--backend", choices=["local", "ray"], default="local",
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", metavar="ADDR", help="Ray cluster to join (HOST:PORT, ray://HOST:PORT or auto)")
     run.add_argument("--shard", metavar="KEY=VALUES",
                      help="one run per value: a glob, a comma list or a range, e.g. source.params.path='clips/*.mp4' or source.params.seed=0..7")
-    run.add_argument("--workers", type=_positive_int, metavar="N", help="CPUs of the local Ray cluster (default: all)")
+    run.add_argument("--workers", type=positive_int, metavar="N", help="CPUs of the local Ray cluster (default: all)")
     run.add_argument("--summary-json", metavar="PATH", help="also write the run summary as JSON")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--quiet", "-q", action="store_true", help="no summary table")
@@ -94,15 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("name", nargs="?", default=DEFAULT_DEMO, choices=sorted(DEMOS), help=f"which demo (default: {DEFAULT_DEMO})")
     demo.add_argument("path", nargs="?", help="input to use instead of the embedded default")
     demo.add_argument("--out", default="out", help="output folder (default: out)")
-    demo.add_argument("--max-frames", type=_positive_int, metavar="N")
+    demo.add_argument("--max-frames", type=positive_int, metavar="N")
     return parser
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type of every count option of drid's commands: a whole number ≥ 1 (``1e5`` is
+    accepted for large step counts)."""
     try:
-        value = int(text)
+        number = float(text)
+        if not number.is_integer():
+            raise ValueError
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    value = int(number)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from drid.cli import positive_int
 from drid.pipeline.errors import ConfigError
 
 TRAIN_EXAMPLES = """\
@@ -46,16 +47,6 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(float(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "policy", help="train a DQN or PPO policy on a gymnasium environment",
@@ -64,19 +55,19 @@ def register(subparsers: Any) -> None:
         epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True, help="gymnasium environment id, e.g. CartPole-v1")
     p.add_argument("--algo", choices=["ppo", "dqn"], default="ppo", help="algorithm (default: ppo)")
-    p.add_argument("--steps", type=_positive, default=None, help="environment steps (default: 100000 for ppo, 50000 for dqn)")
+    p.add_argument("--steps", type=positive_int, default=None, help="environment steps (default: 100000 for ppo, 50000 for dqn)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-envs", type=_positive, default=None, help="environments stepped together (default: ppo 8, dqn 1)")
+    p.add_argument("--n-envs", type=positive_int, default=None, help="environments stepped together (default: ppo 8, dqn 1)")
     p.add_argument("--hp", action="append", type=_hp, default=[], metavar="KEY=VALUE", help="hyperparameter override, repeatable (see drid.rl.ppo.PPOConfig / drid.rl.dqn.DQNConfig)")
     p.add_argument("--env-kwargs", type=_json_object, default=None, metavar="JSON", help="keyword arguments for gymnasium.make")
-    p.add_argument("--eval-every", type=_positive, default=10_000, metavar="STEPS", help="evaluate every STEPS steps (default: 10000)")
-    p.add_argument("--eval-episodes", type=_positive, default=20, metavar="N", help="episodes per evaluation (default: 20)")
+    p.add_argument("--eval-every", type=positive_int, default=10_000, metavar="STEPS", help="evaluate every STEPS steps (default: 10000)")
+    p.add_argument("--eval-episodes", type=positive_int, default=20, metavar="N", help="episodes per evaluation (default: 20)")
     p.add_argument("--stop-at", type=float, default=None, metavar="RETURN", help="stop at the first evaluation reaching this mean return")
     p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue training from a checkpoint (last.npz) for --steps more")
     p.add_argument("--out", default=None, help="output folder (default: out/policy-ALGO-ENV)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--backend", choices=["local", "ray"], default="local", help="'ray': ppo's environments stepped by Ray actors (needs drid[ray])")
-    p.add_argument("--runners", type=_positive, default=2, metavar="N", help="Ray rollout runners sharing the n-envs copies (default: 2)")
+    p.add_argument("--runners", type=positive_int, default=2, metavar="N", help="Ray rollout runners sharing the n-envs copies (default: 2)")
     p.add_argument("--address", default=None, metavar="ADDR", help="Ray cluster to join (default: a local one)")
     p.set_defaults(handler=cmd_train_policy)
 
@@ -105,7 +96,7 @@ def register_eval(subparsers: Any) -> None:
         description="Play N greedy episodes with a saved DQN or PPO policy and report the mean ± std return.")
     p.add_argument("policy", help="checkpoint written by 'drid train policy' (best.npz, last.npz) or a policy plugin's 'save'")
     p.add_argument("--env", default=None, help="environment id (default: the one the policy was trained on)")
-    p.add_argument("--episodes", type=_positive, default=100, help="episodes (default: 100)")
+    p.add_argument("--episodes", type=positive_int, default=100, help="episodes (default: 100)")
     p.add_argument("--seed", type=int, default=10_000, help="episode i starts from reset(seed=SEED+i)")
     p.add_argument("--env-kwargs", type=_json_object, default=None, metavar="JSON")
     p.add_argument("--json", action="store_true", help="print the result as JSON (with every return)")

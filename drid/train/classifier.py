@@ -23,6 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from drid.cli import positive_int
 from drid.pipeline.errors import ConfigError, DridError
 from drid.plugins.recognize import APPLICATIONS, Aspect, ClassifierModel, fit_to_size, to_model_pixels
 from drid.plugins.sources import IMAGE_SUFFIXES
@@ -552,16 +553,6 @@ def _fraction(text: str) -> float:
     return v
 
 
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
-
-
 def register(subparsers: Any) -> None:
     """Add ``drid train classifier``."""
     p = subparsers.add_parser(
@@ -586,9 +577,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--backbone", choices=sorted(APPLICATIONS), metavar="NAME", help=f"fine-tune a keras.applications backbone instead of the small CNN: {', '.join(sorted(APPLICATIONS))}")
     p.add_argument("--weights", default="imagenet", help="backbone weights: imagenet, none or a file (default: imagenet)")
     p.add_argument("--unfreeze", type=int, default=0, metavar="N", help="after training the head, also train the backbone's last N layers")
-    p.add_argument("--epochs", type=_positive, default=30, help="at most this many epochs (default: 30)")
-    p.add_argument("--patience", type=_positive, default=5, help="early stopping patience in epochs (default: 5)")
-    p.add_argument("--batch-size", type=_positive, default=32, help="(default: 32)")
+    p.add_argument("--epochs", type=positive_int, default=30, help="at most this many epochs (default: 30)")
+    p.add_argument("--patience", type=positive_int, default=5, help="early stopping patience in epochs (default: 5)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="(default: 32)")
     p.add_argument("--learning-rate", type=float, default=3e-3, help="Adam's initial learning rate, halved when validation loss stalls (default: 0.003)")
     p.add_argument("--val-fraction", type=_fraction, default=0.15, help="share of each class for early stopping (default: 0.15)")
     p.add_argument("--test-fraction", type=_fraction, default=0.15, help="share of each class held out for the final score (default: 0.15)")
