@@ -10,11 +10,9 @@ from drid.pipeline.errors import ConfigError
 ray = pytest.importorskip("ray")
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield
-    ray.shutdown()
+@pytest.fixture
+def cluster(ray_cluster):
+    return ray_cluster
 
 
 def test_runners_feed_the_learner_and_it_learns(cluster, tmp_path):
