@@ -117,13 +117,18 @@ def test_ctrl_c_exits_130_with_complete_output(tmp_path, sample_photos):
     # the signal arrives.
     cfg.write_text(f"source: {{plugin: images, params: {{path: '{sample_photos}', repeat: 100000}}}}\n"
                    f"sinks: [{{plugin: jsonl, params: {{path: '{out}'}}}}]\nengine: {{mode: concurrent}}\n")
+    # A background job inherits SIGINT ignored (as under nohup or `cmd &`): give the child the
+    # default disposition, as a terminal would.
     proc = subprocess.Popen([sys.executable, "-m", "drid.cli", "run", str(cfg)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or len(out.read_bytes()) < 2000):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, stderr
     assert "interrupted:" in stdout and "Traceback" not in stderr
     lines = out.read_text().splitlines()
