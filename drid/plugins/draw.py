@@ -98,8 +98,28 @@ def detection_caption(d: Detection, extra: str = "") -> str:
     return " ".join(parts)
 
 
-def draw_detection(image: np.ndarray, d: Detection, caption: str | None = None, scale: float | None = None) -> None:
-    """A detection's box (or polyline) with its caption; a velocity arrow for tracked objects."""
+def _free_spot(x: int, y: int, w: int, h: int, below: int, taken: list[tuple[int, int, int, int]]) -> tuple[int, int]:
+    """A baseline origin near ``(x, y)`` for a ``w``×``h`` caption that overlaps no rectangle of
+    ``taken``: the spot itself, else stacked upwards, else under the box (``below``)."""
+
+    def clear(cx: int, cy: int) -> bool:
+        return all(cx + w < a or cx > c or cy < b or cy - h > d for a, b, c, d in taken)
+
+    for k in range(4):
+        cy = y - k * (h + 3)
+        if cy - h >= 0 and clear(x, cy):
+            return x, cy
+    for k in range(4):
+        cy = below + h + 4 + k * (h + 3)
+        if clear(x, cy):
+            return x, cy
+    return x, y
+
+
+def draw_detection(image: np.ndarray, d: Detection, caption: str | None = None, scale: float | None = None,
+                   taken: list[tuple[int, int, int, int]] | None = None) -> None:
+    """A detection's box (or polyline) with its caption; a velocity arrow for tracked objects.
+    ``taken`` collects the captions already drawn on the image: this one is moved off them."""
     scale = font_scale(image) if scale is None else scale
     color = color_for(d.track_id) if d.track_id is not None else color_for(d.label)
     thickness = max(1, round(2 * scale))
@@ -108,13 +128,23 @@ def draw_detection(image: np.ndarray, d: Detection, caption: str | None = None, 
         # Caption near the line's lowest point, on the inner side (lane lines meet at the horizon).
         x, y = max(d.polyline, key=lambda p: p[1])
         text = caption or detection_caption(d)
-        width = cv2.getTextSize(text, _FONT, scale * 0.8, 1)[0][0]
+        (width, h), base = cv2.getTextSize(text, _FONT, scale * 0.8, 1)
         inward = 12 if x < image.shape[1] / 2 else -width - 12
-        draw_text(image, text, (int(x) + inward, int(y) - 12), (0, 0, 0), scale * 0.8, background=_LANE)
+        origin = (int(x) + inward, int(y) - 12)
+        if taken is not None:
+            origin = _free_spot(*origin, width, h + base, int(y), taken)
+            taken.append((origin[0], origin[1] - h - base, origin[0] + width, origin[1]))
+        draw_text(image, text, origin, (0, 0, 0), scale * 0.8, background=_LANE)
         return
     x1, y1, x2, y2 = (int(round(v)) for v in d.box.as_xyxy())
     cv2.rectangle(image, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
-    draw_text(image, caption or detection_caption(d), (x1, y1 - 4), (255, 255, 255), scale * 0.8, background=color)
+    text = caption or detection_caption(d)
+    origin = (x1, y1 - 4)
+    if taken is not None:
+        (w, h), base = cv2.getTextSize(text, _FONT, scale * 0.8, 1)
+        origin = _free_spot(x1, y1 - 4, w, h + base, y2, taken)
+        taken.append((origin[0], origin[1] - h - base, origin[0] + w, origin[1]))
+    draw_text(image, text, origin, (255, 255, 255), scale * 0.8, background=color)
     if d.velocity is not None:
         cx, cy = d.box.center
         vx, vy = d.velocity
@@ -281,8 +311,9 @@ class Annotator:
                 if self._last_seen.get(tid) == self._count and len(points) > 1:
                     draw_trail(image, list(points), color_for(tid), max(1, round(3 * scale)))
         captions = self._captions(record)
+        taken: list[tuple[int, int, int, int]] = []
         for i, d in enumerate(record.detections):
-            draw_detection(image, d, captions.get(i), scale)
+            draw_detection(image, d, captions.get(i), scale, taken)
         if self.facts and record.scene is not None:
             draw_facts(image, [*(f"[{s}]" for s in record.scene.situations), *record.scene.facts], scale)
         if self.info:
