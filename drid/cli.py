@@ -113,6 +113,21 @@ def positive_int(text: str) -> int:
     return value
 
 
+def key_value(text: str) -> tuple[str, Any]:
+    """argparse type of ``KEY=VALUE`` options (``--hp``, ``--param``): the value is read as YAML
+    (``1e-3`` a float, ``true`` a bool, ``[64, 64]`` a list), or kept as text when it is not YAML."""
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
 def run_pipeline(pipe: Any, *, progress: bool = True, quiet: bool = False, summary_json: str | None = None, out: Any = None) -> int:
     """Run a built pipeline with an optional progress bar; print the summary; exit status."""
     out = out or sys.stdout

@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from drid.cli import key_value
 from drid.eval.groundtruth import GroundTruth, ImageTruth, bundled_groundtruth, load_groundtruth, resolve_image
 from drid.eval.metrics import Counts, average_precision, line_distance, match_boxes
 from drid.pipeline.errors import ConfigError
@@ -298,21 +299,6 @@ def draw_outcome(r: ImageResult) -> np.ndarray:
 # -- the command ---------------------------------------------------------------------------------------
 
 
-def _parse_params(items: list[str]) -> dict[str, Any]:
-    import yaml
-
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"parameter '{item}' is not key=value", path="--param")
-        try:
-            params[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            params[key.strip()] = raw
-    return params
-
-
 def register(subparsers: Any) -> None:
     """Add ``drid eval detector`` to the ``drid eval`` sub-commands."""
     p = subparsers.add_parser(
@@ -329,7 +315,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("groundtruth", help="ground-truth file, or 'packaged' / 'shared'")
     p.add_argument("--detector", "-d", required=True, help="detector plugin name (see 'drid plugins')")
-    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="detector parameter (repeatable), e.g. -p cascade=eye")
+    p.add_argument("--param", "-p", action="append", type=key_value, default=[], metavar="KEY=VALUE", help="detector parameter (repeatable), e.g. -p cascade=eye")
     p.add_argument("--label", "-l", action="append", default=[], help="evaluate this label only (repeatable; default: the detector's labels)")
     p.add_argument("--iou", type=float, default=0.5, help="IoU a box needs to count as found (default 0.5)")
     p.add_argument("--line-tolerance", type=float, default=20.0, help="mean distance in pixels within which a line counts as found (default 20)")
@@ -343,7 +329,7 @@ def run_command(args: argparse.Namespace) -> int:
     path = bundled_groundtruth(source) if source in ("packaged", "shared") and not Path(source).exists() else Path(source)
     if not 0.0 < args.iou <= 1.0:
         raise ConfigError(f"--iou must be in (0, 1], got {args.iou}", path="--iou")
-    detector = make_detector(args.detector, _parse_params(args.param))
+    detector = make_detector(args.detector, dict(args.param))
     report = evaluate_detector(detector, path, labels=args.label or None, iou_threshold=args.iou, line_tolerance=args.line_tolerance, name=args.detector)
     if args.show:
         folder = Path(args.show)

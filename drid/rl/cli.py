@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drid.cli import positive_int
+from drid.cli import key_value, positive_int
 from drid.pipeline.errors import ConfigError
 
 TRAIN_EXAMPLES = """\
@@ -26,15 +26,6 @@ examples:
 
 writes OUT/best.npz (best evaluation), OUT/last.npz (resumable), OUT/metrics.json, OUT/curve.png
 """
-
-
-def _hp(text: str) -> tuple[str, Any]:
-    import yaml
-
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
-    return key.strip(), yaml.safe_load(value)
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -58,7 +49,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--steps", type=positive_int, default=None, help="environment steps (default: 100000 for ppo, 50000 for dqn)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-envs", type=positive_int, default=None, help="environments stepped together (default: ppo 8, dqn 1)")
-    p.add_argument("--hp", action="append", type=_hp, default=[], metavar="KEY=VALUE", help="hyperparameter override, repeatable (see drid.rl.ppo.PPOConfig / drid.rl.dqn.DQNConfig)")
+    p.add_argument("--hp", action="append", type=key_value, default=[], metavar="KEY=VALUE", help="hyperparameter override, repeatable (see drid.rl.ppo.PPOConfig / drid.rl.dqn.DQNConfig)")
     p.add_argument("--env-kwargs", type=_json_object, default=None, metavar="JSON", help="keyword arguments for gymnasium.make")
     p.add_argument("--eval-every", type=positive_int, default=10_000, metavar="STEPS", help="evaluate every STEPS steps (default: 10000)")
     p.add_argument("--eval-episodes", type=positive_int, default=20, metavar="N", help="episodes per evaluation (default: 20)")
