@@ -392,13 +392,18 @@ class Learner:
 def test_closed_loop_applies_each_decision_before_the_next_frame(mode):
     world = CounterWorld(steps=10, episode_length=4)
     learner = Learner()
-    records = list(Pipeline(source=world, decide=learner, mode=mode))
+    pipe = Pipeline(source=world, decide=learner, mode=mode)
+    records = list(pipe)
     # observation counts steps within an episode; the policy acts obs+1
     assert world.actions == [1, 2, 3, 4, 1, 2, 3, 4, 1, 2]
     assert [t.action for t in learner.transitions] == world.actions
     assert [t.truncated for t in learner.transitions] == [False, False, False, True] * 2 + [False, False]
     assert [r.transition.reward for r in records] == [1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0, 1.0, 2.0]
     assert learner.transitions[3].next_observation.tolist() == [4.0]
+    loop = pipe.summary.stages["act"]  # the closed loop's own costs, in the summary table
+    assert (loop.frames_in, loop.frames_out) == (10, 10)
+    assert loop.plugins["counter-world:act"].calls == 10 and loop.plugins["learner:learn"].calls == 10
+    assert "counter-world:act" in pipe.summary.table()
 
 
 def test_max_frames_and_expected_frames():

@@ -574,6 +574,12 @@ class Pipeline:
             stage.stats = StageStats(stage.name, plugins={m.name: m.stats for m in (*stage.wrappers, *stage.members)})
             stage.summary = self.summary
             self.summary.stages[stage.name] = stage.stats
+        if self.closed_loop:
+            # The closed loop's own costs (stepping the world, learning) get a row of their own.
+            self._act_stats = PluginStats(f"{self.source.name}:act")
+            self._learn_stats = [PluginStats(f"{m.name}:learn") for m, _ in self._learners]
+            loop = StageStats("act", plugins={p.name: p for p in (self._act_stats, *self._learn_stats)})
+            self.summary.stages["act"] = loop
         if self.sinks:
             self.summary.stages["sink"] = self._sink_stats
         if self.closed_loop and self.mode == "concurrent":
@@ -710,26 +716,42 @@ class Pipeline:
     def _closed_loop_step(self, state: _FrameState, decided: bool) -> None:
         if self._act is None:
             return
+        loop = self.summary.stages["act"]
+        loop.frames_in += 1
+        t0 = time.perf_counter()
+        self._act_stats.calls += 1
         try:
             transition = self._act(frame=state.frame, decision=state.decision if decided else None)
             if transition is not None:
                 transition = TypeAdapter(Transition).validate_python(transition) if not isinstance(transition, Transition) else transition
         except ValidationError as exc:
+            self._act_stats.failures += 1
             raise StageError("source", self.source.name, state.label, f"drid_act returned an invalid Transition: {_first_error(exc)}") from exc
         except (DridError, KeyboardInterrupt):
+            self._act_stats.failures += 1
             raise
         except Exception as exc:
+            self._act_stats.failures += 1
             raise StageError("source", self.source.name, state.label, exc) from exc
+        finally:
+            self._act_stats.latency.record(time.perf_counter() - t0)
         state.transition = transition
-        if transition is None or not decided:
-            return
-        for member, learn in self._learners:
-            try:
-                learn(transition=transition)
-            except DridError:
-                raise
-            except Exception as exc:
-                raise StageError("decide", member.name, state.label, f"drid_learn failed: {type(exc).__name__}: {exc}") from exc
+        if transition is not None and decided:
+            for (member, learn), stats in zip(self._learners, self._learn_stats):
+                t1 = time.perf_counter()
+                stats.calls += 1
+                try:
+                    learn(transition=transition)
+                except DridError:
+                    stats.failures += 1
+                    raise
+                except Exception as exc:
+                    stats.failures += 1
+                    raise StageError("decide", member.name, state.label, f"drid_learn failed: {type(exc).__name__}: {exc}") from exc
+                finally:
+                    stats.latency.record(time.perf_counter() - t1)
+        loop.latency.record(time.perf_counter() - t0)
+        loop.frames_out += 1
 
     def _finish(self, state: _FrameState) -> FrameRecord:
         record = state.record()
