@@ -58,7 +58,7 @@ def main() -> int:
     parser.add_argument("--work", default="out/digits-build", help="scratch folder for crops and plots")
     args = parser.parse_args()
 
-    from drid.train.classifier import train_classifier
+    from drid.train.classifier import copy_bundle, train_classifier
 
     images, targets = load_digits()
     train_ids, page_ids = digits_split(len(images), seed=SEED)
@@ -102,11 +102,8 @@ def main() -> int:
             f"{score['read_correctly']} read correctly (**{score['reading_accuracy']:.1%}** of all digits, "
             f"{score['accuracy_of_found']:.1%} of those found).\n"
         )
-    target = Path(args.out)
-    target.mkdir(parents=True, exist_ok=True)
-    for suffix in (".keras", ".labels.txt", ".json", ".card.md"):
-        shutil.copy2(result.model_path.with_suffix(suffix), target / f"digits{suffix}")
-    print(f"wrote {target}/digits.keras ({(target / 'digits.keras').stat().st_size / 1024:.0f} KB) with labels, metadata and card; "
+    bundle = copy_bundle(result.model_path, Path(args.out), "digits")
+    print(f"wrote {bundle} ({bundle.stat().st_size / 1024:.0f} KB) with labels, metadata and card; "
           f"plots in {result.confusion_png.parent}")
     return 0
 

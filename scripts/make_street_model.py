@@ -81,7 +81,7 @@ def main() -> int:
     counts = {k: sum(1 for v in labels.values() if v == k) for k in sorted(set(labels.values()))}
     print(f"{len(crops)} crops: {counts}")
 
-    from drid.train.classifier import train_classifier
+    from drid.train.classifier import copy_bundle, train_classifier
 
     result = train_classifier(
         data, work / "model", name="street", size=(32, 32), channels=3, aspect="expand", padding=HARVEST["padding"],
@@ -97,11 +97,8 @@ def main() -> int:
     print(f"held-out test accuracy {result.test_accuracy:.4f} (split {result.split}), validation {result.val_accuracy:.4f}, epochs {result.epochs}")
     for cls, v in result.per_class.items():
         print(f"  {cls:<11} precision {v['precision']:.3f} recall {v['recall']:.3f} n={v['support']}")
-    target = Path(args.out)
-    target.mkdir(parents=True, exist_ok=True)
-    for suffix in (".keras", ".labels.txt", ".json", ".card.md"):
-        shutil.copy2(result.model_path.with_suffix(suffix), target / f"street{suffix}")
-    print(f"wrote {target}/street.keras ({(target / 'street.keras').stat().st_size / 1024:.0f} KB) with labels, metadata and card; "
+    bundle = copy_bundle(result.model_path, Path(args.out), "street")
+    print(f"wrote {bundle} ({bundle.stat().st_size / 1024:.0f} KB) with labels, metadata and card; "
           f"plots in {result.confusion_png.parent}")
     return 0
 

@@ -28,7 +28,21 @@ from drid.pipeline.errors import ConfigError, DridError
 from drid.plugins.recognize import APPLICATIONS, Aspect, ClassifierModel, fit_to_size, to_model_pixels
 from drid.plugins.sources import IMAGE_SUFFIXES
 
-__all__ = ["Dataset", "TrainResult", "build_small_cnn", "load_image_folder", "register", "train_classifier"]
+__all__ = ["BUNDLE_SUFFIXES", "Dataset", "TrainResult", "build_small_cnn", "copy_bundle", "load_image_folder", "register", "train_classifier"]
+
+#: The files of a model bundle, written together by ``train_classifier`` and read by ``keras-classifier``.
+BUNDLE_SUFFIXES = (".keras", ".labels.txt", ".json", ".card.md")
+
+
+def copy_bundle(model_path: Path, target: Path, name: str) -> Path:
+    """Copy the bundle of ``model_path`` (every ``BUNDLE_SUFFIXES`` file) into ``target`` as
+    ``NAME.*``; returns the copied ``.keras`` file."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    for suffix in BUNDLE_SUFFIXES:
+        shutil.copy2(model_path.with_suffix(suffix), target / f"{name}{suffix}")
+    return target / f"{name}.keras"
 
 #: How each keras.applications family wants its input, rebuilt from standard layers (safe mode).
 _FAMILY_SCALING = {
