@@ -31,6 +31,7 @@ __all__ = ["Pipeline"]
 
 _POLICIES = ("fail", "skip", "continue")
 _EMPTY_SCENE = Scene()
+_TRANSITION = TypeAdapter(Transition)  # validating an instance is only an isinstance check
 _END = object()
 
 
@@ -723,7 +724,7 @@ class Pipeline:
         try:
             transition = self._act(frame=state.frame, decision=state.decision if decided else None)
             if transition is not None:
-                transition = TypeAdapter(Transition).validate_python(transition) if not isinstance(transition, Transition) else transition
+                transition = _TRANSITION.validate_python(transition)
         except ValidationError as exc:
             self._act_stats.failures += 1
             raise StageError("source", self.source.name, state.label, f"drid_act returned an invalid Transition: {_first_error(exc)}") from exc
