@@ -49,6 +49,11 @@ def _kebab(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
+def _impl_of(pm: pluggy.PluginManager, hook: str, instance: Any) -> Any:
+    """The ``HookImpl`` of ``hook`` that ``instance`` registered in ``pm``, or ``None``."""
+    return next((impl for impl in getattr(pm.hook, hook).get_hookimpls() if impl.plugin is instance), None)
+
+
 class _Member:
     """One plugin instance's place in one stage: its hook function, policy and stats."""
 
@@ -65,13 +70,12 @@ class _Member:
         self.wrapper = False
 
     def bind(self, pm: pluggy.PluginManager, hook: str) -> None:
-        for impl in getattr(pm.hook, hook).get_hookimpls():
-            if impl.plugin is self.instance:
-                self.function = impl.function
-                self.argnames = tuple(impl.argnames)
-                self.wrapper = bool(impl.wrapper or impl.hookwrapper)
-                return
-        raise ConfigError(f"plugin '{self.name}' does not implement {hook}")
+        impl = _impl_of(pm, hook, self.instance)
+        if impl is None:
+            raise ConfigError(f"plugin '{self.name}' does not implement {hook}")
+        self.function = impl.function
+        self.argnames = tuple(impl.argnames)
+        self.wrapper = bool(impl.wrapper or impl.hookwrapper)
 
     def call(self, kwargs: dict[str, Any]) -> Any:
         return self.function(*[kwargs[a] for a in self.argnames])
@@ -548,11 +552,11 @@ class Pipeline:
     def _optional_hook(self, member: _Member, hook: str) -> Any:
         """The plugin's implementation of ``hook`` as a function of the spec's arguments by name
         (a plugin may take any subset of them, as pluggy allows), or ``None``."""
-        for impl in getattr(self.pm.hook, hook).get_hookimpls():
-            if impl.plugin is member.instance:
-                function, argnames = impl.function, tuple(impl.argnames)
-                return lambda **kwargs: function(*[kwargs[a] for a in argnames])
-        return None
+        impl = _impl_of(self.pm, hook, member.instance)
+        if impl is None:
+            return None
+        function, argnames = impl.function, tuple(impl.argnames)
+        return lambda **kwargs: function(*[kwargs[a] for a in argnames])
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
