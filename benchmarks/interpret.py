@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from drid.interpret.relations import SpatialParams, spatial_relations, spatial_relations_naive
-from drid.plugins.interpret import RelationsInterpreter
+from drid.interpret.interpreters import RelationsInterpreter
 from drid.schemas import BoundingBox, SceneObject
 
 WIDTH, HEIGHT = 1920, 1080

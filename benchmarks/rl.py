@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drid.rl import DQNAgent, EnvBatch, PPOAgent, evaluate  # noqa: E402
+from drid.decide.rl import DQNAgent, EnvBatch, PPOAgent, evaluate  # noqa: E402
 
 ENV = "CartPole-v1"
 THRESHOLD = 475.0

@@ -92,7 +92,7 @@ def ppo_rollouts(steps: int) -> tuple[float, float]:
     """Training seconds of PPO on CartPole-v1 (no evaluation in between), local vs 2 Ray runners."""
     import ray
 
-    from drid.rl.train import train_policy
+    from drid.decide.rl.train import train_policy
 
     common = dict(seed=0, eval_every=10**9, eval_episodes=1, progress=False)
     local = train_policy("CartPole-v1", "ppo", steps, **common)["train_seconds"]

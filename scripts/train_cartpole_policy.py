@@ -1,12 +1,12 @@
-"""Reproduce drid/models/cartpole-ppo.npz: the policy ``drid demo cartpole`` plays from pixels.
+"""Reproduce drid/decide/models/cartpole-ppo.npz: the policy ``drid demo cartpole`` plays from pixels.
 
-It is drid's PPO trained on ``CartPoleFrames-v1`` (``drid.plugins.cartpole``): CartPole-v1 seen
+It is drid's PPO trained on ``CartPoleFrames-v1`` (``drid.detect.cartpole``): CartPole-v1 seen
 the way the pixel pipeline sees it — measured position and angle with the detector's error,
 velocities from frame differences. Training keeps the checkpoint with the best greedy
 evaluation (its learning curve goes to out/cartpole-ppo-curve.png); the script then checks it
 over 100 episodes of that environment.
 
-    .venv/bin/python scripts/train_cartpole_policy.py [--seed 0] [--steps 150000] [--out drid/models/cartpole-ppo.npz]
+    .venv/bin/python scripts/train_cartpole_policy.py [--seed 0] [--steps 150000] [--out drid/decide/models/cartpole-ppo.npz]
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ENV = "drid.plugins.cartpole:CartPoleFrames-v1"
+ENV = "drid.detect.cartpole:CartPoleFrames-v1"
 
 
 def main() -> int:
-    from drid.rl.train import evaluate_policy, train_policy
+    from drid.decide.rl.train import evaluate_policy, train_policy
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0)

@@ -3,7 +3,7 @@
 The ``gym`` source renders each step (``pixels: true``); ``cartpole-parts`` finds the coloured
 blobs, ``cartpole-recognizer`` says which is the cart, the pole and the axle from their shapes,
 ``cartpole-state`` estimates position, velocity, pole angle and angular velocity from the frames
-alone, and ``ppo`` — the policy drid trained (``drid/models/cartpole-ppo.npz``, reproduced by
+alone, and ``ppo`` — the policy drid trained (``drid/decide/models/cartpole-ppo.npz``, reproduced by
 ``scripts/train_cartpole_policy.py``, or POLICY) — decides on that estimate; the action goes back
 into the environment.
 
@@ -23,7 +23,7 @@ import numpy as np
 
 __all__ = ["DEFAULT_POLICY", "EPISODES", "cartpole_pipeline", "run_cartpole_demo"]
 
-DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "models" / "cartpole-ppo.npz"
+DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "decide" / "models" / "cartpole-ppo.npz"
 EPISODES = 3
 SEED = 2024
 
@@ -55,7 +55,7 @@ def angle_errors(records: list[Any]) -> np.ndarray:
 
 def run_cartpole_demo(path: str | None = None, out: Path = Path("out"), max_frames: int | None = None) -> int:
     from drid.cli import run_pipeline
-    from drid.pipeline.errors import ConfigError
+    from drid.errors import ConfigError
 
     policy = Path(path) if path else DEFAULT_POLICY
     if not policy.is_file():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drid.plugins._media import package_file
+from drid.sources.media import package_file
 
 __all__ = ["package_file", "sample_photos"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from drid.demos.data import package_file
-from drid.plugins.sources import IMAGE_SUFFIXES
+from drid.sources.files import IMAGE_SUFFIXES
 
 __all__ = ["DEFAULT_CLIP", "demo_pipeline", "run_video_demo", "track_table"]
 
@@ -45,7 +45,7 @@ LINES: list[dict[str, Any]] = [{"name": "middle", "start": [320, 100], "end": [3
 _VEHICLES = ["car", "truck", "bus", "motion"]
 LATER_STAGES: list[tuple[str, str, dict[str, Any]]] = [
     # What each moving region is: car / person / background, by the bundled model trained on crops
-    # of this clip labelled by eye (drid/models/street.card.md, scripts/make_street_model.py).
+    # of this clip labelled by eye (drid/recognize/models/street.card.md, scripts/make_street_model.py).
     ("recognize", "keras-classifier", {"model": "street", "top_k": 2}),
     ("interpret", "relations", {
         "temporal": {"min_frames": 3, "forget_after": 0.5}, "zones": ZONES, "lines": LINES, "feature_labels": ["person", "motion", "car"],

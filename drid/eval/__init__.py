@@ -1,7 +1,7 @@
 """Evaluation of detectors against hand-made ground truth.
 
 * ``drid.eval.groundtruth`` — the ground-truth file format (documented there) and its loader;
-  drid ships two files in ``drid/data/groundtruth/``: ``packaged.json`` (photographs that
+  drid ships two files in ``drid/eval/annotations/``: ``packaged.json`` (photographs that
   scikit-image and scikit-learn install) and ``shared.json`` (images of the shared data folder).
 * ``drid.eval.metrics`` — IoU matching, precision / recall / F1, average precision, line distance.
 * ``drid.eval.detector`` — ``evaluate_detector`` and the ``drid eval detector`` command.

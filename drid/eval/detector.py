@@ -19,8 +19,8 @@ import numpy as np
 from drid.cli import key_value
 from drid.eval.groundtruth import GroundTruth, ImageTruth, bundled_groundtruth, load_groundtruth, resolve_image
 from drid.eval.metrics import Counts, average_precision, line_distance, match_boxes
-from drid.pipeline.errors import ConfigError
-from drid.plugins._media import to_bgr
+from drid.errors import ConfigError
+from drid.sources.media import to_bgr
 from drid.schemas import Detection, Frame
 
 __all__ = ["EvalReport", "ImageResult", "LabelResult", "evaluate_detector", "make_detector", "register"]
@@ -268,7 +268,7 @@ def _score_lines(r: ImageResult, res: LabelResult, mine: list[int], lines: list[
 def draw_outcome(r: ImageResult) -> np.ndarray:
     """The image with the ground truth (white, dashed for ignore) and the detections (green: true
     positive, red: false positive, grey: ignored or not evaluated)."""
-    from drid.plugins.draw import draw_polyline, draw_text, font_scale
+    from drid.sinks.draw import draw_polyline, draw_text, font_scale
 
     assert r.path is not None
     if r.truth.frame is not None:

@@ -55,7 +55,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from drid.pipeline.errors import ConfigError
+from drid.errors import ConfigError
 from drid.schemas import BoundingBox
 
 __all__ = ["GroundTruth", "ImageTruth", "LineTruth", "ObjectTruth", "bundled_groundtruth", "load_groundtruth"]
@@ -168,8 +168,8 @@ def shared_data_dir(start: Path | None = None) -> Path | None:
 
 def resolve_image(reference: str, base: Path) -> Path | None:
     """The file an ``image`` reference names, or ``None`` when it is not available here."""
-    from drid.pipeline.errors import SourceError
-    from drid.plugins._media import PACKAGE_PREFIX, media_path
+    from drid.errors import SourceError
+    from drid.sources.media import PACKAGE_PREFIX, media_path
 
     if reference.startswith(PACKAGE_PREFIX):
         try:
@@ -187,7 +187,7 @@ def resolve_image(reference: str, base: Path) -> Path | None:
 def bundled_groundtruth(name: str = "packaged") -> Path:
     """A ground-truth file shipped with drid (``packaged``: images that packages ship;
     ``shared``: images of the shared data folder)."""
-    path = Path(__file__).resolve().parents[1] / "data" / "groundtruth" / f"{name}.json"
+    path = Path(__file__).resolve().parent / "annotations" / f"{name}.json"
     if not path.is_file():
         raise ConfigError(f"no bundled ground truth called '{name}'", where=str(path.parent))
     return path

@@ -1,7 +1,7 @@
 """Interpretation building blocks: spatial relations, track memory, calibration, zones and
 counting lines, narration, scene features and the condition language shared by the
 ``scene-rules`` interpreter and the ``rules`` policy. The plugins that use them are in
-``drid.plugins.interpret`` (``relations``, ``scene-rules``) and ``drid.plugins.decide``
+``drid.interpret.interpreters`` (``relations``, ``scene-rules``) and ``drid.decide.rules``
 (``rules``)."""
 
 from drid.interpret.calibration import Calibration, KnownDistance

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drid.interpret.relations import INVERSE, PREDICATES, SYMMETRIC
-from drid.pipeline.errors import close_matches
+from drid.errors import close_matches
 from drid.schemas import Event, Relation, Scene, SceneObject
 
 __all__ = ["KNOWN_EVENTS", "KNOWN_PREDICATES", "Condition", "SceneView", "parse_condition"]

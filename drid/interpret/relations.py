@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from drid.pipeline.errors import close_matches
+from drid.errors import close_matches
 from drid.schemas import Relation
 
 __all__ = [

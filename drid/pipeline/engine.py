@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from drid.pipeline import hookspecs
 from drid.pipeline.config import PipelineConfig, PluginSpec, apply_overrides, load_config
 from drid.pipeline.context import RunContext
-from drid.pipeline.errors import ConfigError, DridError, PluginLoadError, SourceError, StageError, close_matches
+from drid.errors import ConfigError, DridError, PluginLoadError, SourceError, StageError, close_matches
 from drid.pipeline.hookspecs import PROJECT, STAGE_HOOKS, hookimpl
 from drid.pipeline.registry import PluginInfo, Registry, default_registry, hooks_of, params_model_of
 from drid.pipeline.stats import PluginStats, RunSummary, StageStats

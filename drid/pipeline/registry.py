@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from drid.pipeline.errors import ConfigError, PluginLoadError, close_matches
+from drid.errors import ConfigError, PluginLoadError, close_matches
 from drid.pipeline.hookspecs import PROJECT, ROLE_HOOKS
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Registry", "hooks_of", "params_model_of", "roles_of"]

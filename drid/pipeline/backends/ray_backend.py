@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drid.pipeline.backends.shards import DistributedSummary, Shard, ShardResult, run_shard
 from drid.pipeline.config import PluginSpec
-from drid.pipeline.errors import DridError
+from drid.errors import DridError
 from drid.pipeline.hookspecs import hookimpl
 
 __all__ = ["ActorProxy", "StageActor", "connect", "run_on_ray"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from drid.pipeline.config import PipelineConfig, apply_overrides, read_config_file
-from drid.pipeline.errors import ConfigError, DridError
+from drid.errors import ConfigError, DridError
 
 __all__ = ["DistributedSummary", "Shard", "ShardResult", "expand_shards", "run_sharded", "run_shard"]
 

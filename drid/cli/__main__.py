@@ -1,0 +1,7 @@
+"""``python -m drid.cli``: the same as the ``drid`` command."""
+
+import sys
+
+from drid.cli import main
+
+sys.exit(main())

@@ -1,0 +1,159 @@
+"""What DQN and PPO share: construction from gymnasium spaces, acting on batches of
+observations, learning from batches of transitions, and save / load / resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from drid.errors import ConfigError
+from drid.decide.rl.common import ActionSpec, CheckpointError, Mlp, observation_dim, read_checkpoint, write_checkpoint
+
+__all__ = ["Agent", "load_agent"]
+
+
+class Agent:
+    """A learning policy over flat observations.
+
+    * ``act(obs[N, D], deterministic)`` → ``(actions, extras)``: actions ready for ``env.step``,
+      ``extras`` what the learner must get back with the transition (log-probabilities, values).
+    * ``observe(obs, actions, rewards, next_obs, terminated, truncated, extras)``: one step of
+      ``N`` environments; the agent updates itself when it chooses and then returns its training
+      statistics (else ``None``). ``next_obs`` is the *final* observation for episodes that ended.
+    * ``save(path)`` / ``load_agent(path)``: weights, optimiser state, normalisation and step
+      counts, so that training resumes where it stopped.
+    """
+
+    algo: ClassVar[str] = ""
+    Config: ClassVar[type[BaseModel]]
+
+    def __init__(self, obs_dim: int, action: ActionSpec, config: BaseModel | None = None, **overrides: Any) -> None:
+        try:
+            base = config.model_dump() if config is not None else {}
+            self.config = self.Config.model_validate({**base, **overrides})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(map(str, err["loc"]))
+            if err["type"] == "extra_forbidden":
+                from drid.errors import close_matches
+
+                known = list(self.Config.model_fields)
+                hint = close_matches(key, known) or f" (known: {', '.join(known)})"
+                raise ConfigError(f"{self.algo}: unknown hyperparameter '{key}'{hint}") from None
+            raise ConfigError(f"{self.algo}: hyperparameter {key}: {err['msg']} (got {err.get('input')!r})" if key else f"{self.algo}: {err['msg']}") from None
+        self.obs_dim = int(obs_dim)
+        self.action = action
+        self.steps = 0
+        self.updates = 0
+        self.rng = np.random.default_rng(self.config.seed)  # type: ignore[attr-defined]
+
+    @classmethod
+    def for_env(cls, env: Any, **overrides: Any) -> Agent:
+        """An agent sized for a gymnasium env (or vector env's single spaces)."""
+        obs_space = env.single_observation_space if hasattr(env, "single_observation_space") else env.observation_space
+        act_space = env.single_action_space if hasattr(env, "single_action_space") else env.action_space
+        return cls(observation_dim(obs_space), ActionSpec.of(act_space), **overrides)
+
+    # -- to override ----------------------------------------------------------------------------
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def observe(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+                terminated: np.ndarray, truncated: np.ndarray, extras: dict[str, np.ndarray]) -> dict[str, float] | None:
+        raise NotImplementedError
+
+    def networks(self) -> dict[str, Mlp]:
+        raise NotImplementedError
+
+    def _extra_state(self, with_buffer: bool) -> dict[str, np.ndarray]:
+        return {}
+
+    def _load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        pass
+
+    def _optimizer(self) -> Any:
+        raise NotImplementedError
+
+    def _trainable(self) -> list[Any]:
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------------------
+    def check_observation(self, obs: np.ndarray, where: str = "") -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float64)
+        if obs.ndim == 1:
+            obs = obs[None]
+        if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
+            prefix = f"{where}: " if where else ""
+            raise ConfigError(f"{prefix}{self.algo} policy expects observations of length {self.obs_dim}, got shape {tuple(np.shape(obs))[-1:] or '()'}")
+        return obs
+
+    def save(self, path: str | Path, with_buffer: bool = False, extra_meta: dict[str, Any] | None = None) -> Path:
+        """Write the agent to ``path`` (``.npz``); ``with_buffer`` also keeps a replay buffer."""
+        arrays: dict[str, np.ndarray] = {}
+        for name, net in self.networks().items():
+            for i, w in enumerate(net.weights()):
+                arrays[f"net/{name}/{i}"] = w
+        opt = self._optimizer()
+        if opt.built:
+            for i, v in enumerate(opt.variables):
+                arrays[f"opt/{i}"] = np.asarray(v)
+        arrays.update(self._extra_state(with_buffer))
+        meta = {
+            "algo": self.algo,
+            "obs_dim": self.obs_dim,
+            "action": self.action.as_dict(),
+            "config": self.config.model_dump(),
+            "steps": self.steps,
+            "updates": self.updates,
+            "rng": self.rng.bit_generator.state,
+            **(extra_meta or {}),
+        }
+        return write_checkpoint(path, meta, arrays)
+
+    def _restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
+        for name, net in self.networks().items():
+            current = net.weights()
+            stored = [arrays.get(f"net/{name}/{i}") for i in range(len(current))]
+            for i, (have, got) in enumerate(zip(current, stored)):
+                if got is None or got.shape != have.shape:
+                    raise CheckpointError(f"policy checkpoint '{path}': network '{name}' weight {i} is "
+                                          f"{'missing' if got is None else f'of shape {got.shape}, expected {have.shape}'}")
+            net.set_weights(stored)
+        opt_arrays = [arrays[f"opt/{i}"] for i in range(len([k for k in arrays if k.startswith("opt/")]))]
+        if opt_arrays:
+            opt = self._optimizer()
+            if not opt.built:
+                opt.build(self._trainable())
+            if len(opt.variables) != len(opt_arrays):
+                raise CheckpointError(f"policy checkpoint '{path}': optimiser state has {len(opt_arrays)} variables, expected {len(opt.variables)}")
+            for v, a in zip(opt.variables, opt_arrays):
+                v.assign(a)
+        self.steps = int(meta.get("steps", 0))
+        self.updates = int(meta.get("updates", 0))
+        if "rng" in meta:
+            self.rng.bit_generator.state = meta["rng"]
+        self._load_extra_state(arrays)
+
+
+def load_agent(path: str | Path, **overrides: Any) -> Agent:
+    """The agent saved at ``path`` (DQN or PPO, from its metadata), ready to act or to resume.
+    ``overrides`` change hyperparameters (e.g. ``total_steps`` to train longer)."""
+    from drid.decide.rl.dqn import DQNAgent
+    from drid.decide.rl.ppo import PPOAgent
+
+    path = Path(path)
+    meta, arrays = read_checkpoint(path)
+    kinds: dict[str, type[Agent]] = {"dqn": DQNAgent, "ppo": PPOAgent}
+    cls = kinds.get(meta.get("algo", ""))
+    if cls is None:
+        raise CheckpointError(f"policy checkpoint '{path}' is for algorithm {meta.get('algo')!r}; known: {', '.join(kinds)}")
+    try:
+        agent = cls(int(meta["obs_dim"]), ActionSpec.from_dict(meta["action"]), **{**meta["config"], **overrides})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"policy checkpoint '{path}' has unreadable metadata ({type(exc).__name__}: {exc})") from None
+    agent._restore(meta, arrays, path)
+    agent.checkpoint_meta = meta  # type: ignore[attr-defined]
+    return agent

@@ -1,0 +1,208 @@
+"""Sinks that show what the pipeline saw: ``annotated-video`` (an MP4 with everything drawn on it)
+and ``frames`` (annotated PNGs every N frames). The drawing itself lives in ``drid.sinks.draw``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from drid.pipeline.context import RunContext, RunSummary
+from drid.errors import DridError
+from drid.pipeline.hookspecs import hookimpl
+from drid.sinks.draw import Annotator
+from drid.schemas import FrameRecord
+
+__all__ = ["VIDEO_SUFFIXES", "AnnotatedVideoSink", "FramesSink"]
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
+
+
+class _DrawingParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trail: int = Field(default=30, ge=0, le=1000, description="past centres shown behind each track (0: no trails)")
+    facts: bool = Field(default=True, description="show the scene's situations and facts")
+    banner: bool = Field(default=True, description="show the decision as a banner")
+    scale: float = Field(default=1.0, gt=0.05, le=4.0, description="resize the annotated picture by this")
+    zones: list[dict[str, Any]] = Field(default_factory=list, description="zones to draw: [{name, polygon: [[x, y], ...]}] (as given to 'relations')")
+    lines: list[dict[str, Any]] = Field(default_factory=list, description="counting lines to draw: [{name, start: [x, y], end: [x, y]}]")
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, zone in enumerate(value):
+            if not isinstance(zone.get("name"), str) or len(zone.get("polygon") or ()) < 3:
+                raise ValueError(f"zone {i} needs a name and a polygon of at least 3 [x, y] points")
+        return value
+
+    @field_validator("lines")
+    @classmethod
+    def _lines(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, line in enumerate(value):
+            if not isinstance(line.get("name"), str) or len(line.get("start") or ()) != 2 or len(line.get("end") or ()) != 2:
+                raise ValueError(f"line {i} needs a name, a start [x, y] and an end [x, y]")
+        return value
+
+
+def _resized(image: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1.0:
+        return image
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+class AnnotatedVideoSink:
+    """An MP4 (or AVI) of the annotated frames: boxes, labels, scores, track ids and trails, lane
+    lines, zones, the scene's facts and the decision, written with OpenCV's ``VideoWriter``.
+
+    The frame rate comes from ``fps`` or, by default, from the first two frames' timestamps. Frames
+    of another size than the first are fitted into it (letterboxed). Frames without pixels are
+    skipped and counted."""
+
+    class Params(_DrawingParams):
+        path: str = Field(description="output video file (.mp4 or .avi); folders are created")
+        fps: float | None = Field(default=None, gt=0, le=1000, description="frame rate (default: from the frames' timestamps, else 25)")
+        codec: str = Field(default="mp4v", min_length=4, max_length=4, description="FourCC of the codec (mp4v plays back with OpenCV everywhere)")
+
+        @field_validator("path")
+        @classmethod
+        def _video_suffix(cls, value: str) -> str:
+            if Path(value).suffix.lower() not in VIDEO_SUFFIXES:
+                raise ValueError(f"'{value}' needs a video file suffix ({', '.join(VIDEO_SUFFIXES)}): OpenCV picks the container by it")
+            return value
+
+    def __init__(self, path: str, fps: float | None = None, codec: str = "mp4v", trail: int = 30, facts: bool = True,
+                 banner: bool = True, scale: float = 1.0, zones: list[dict[str, Any]] | None = None, lines: list[dict[str, Any]] | None = None) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self.codec = codec
+        self.scale = scale
+        self.annotator = Annotator(trail=trail, facts=facts, banner=banner, zones=zones or (), lines=lines or ())
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+        self._pending: tuple[np.ndarray, float] | None = None
+        self.frames_written = 0
+        self.frames_without_image = 0
+
+    @hookimpl
+    def drid_start(self, context: RunContext) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DridError(f"annotated-video: cannot create '{self.path.parent}': {exc.strerror or exc}") from None
+        self.annotator.reset()
+        self._writer, self._size, self._pending = None, None, None
+        self.frames_written = self.frames_without_image = 0
+
+    def _open(self, size: tuple[int, int], fps: float) -> cv2.VideoWriter:
+        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), fps, size)
+        if not writer.isOpened():
+            raise DridError(f"annotated-video: cannot write '{self.path}' with codec '{self.codec}'")
+        return writer
+
+    def _fit(self, image: np.ndarray) -> np.ndarray:
+        assert self._size is not None
+        w, h = self._size
+        if (image.shape[1], image.shape[0]) == (w, h):
+            return image
+        f = min(w / image.shape[1], h / image.shape[0])
+        small = cv2.resize(image, (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f))), interpolation=cv2.INTER_AREA)
+        canvas = np.zeros((h, w, 3), dtype=np.uint8)
+        y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+        canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+        return canvas
+
+    def _emit(self, image: np.ndarray) -> None:
+        assert self._writer is not None
+        self._writer.write(self._fit(image))
+        self.frames_written += 1
+
+    @hookimpl
+    def drid_write(self, record: FrameRecord) -> None:
+        if record.frame.image is None:
+            self.frames_without_image += 1
+            return
+        image = _resized(self.annotator.annotate(record), self.scale)
+        if self._writer is not None:
+            self._emit(image)
+            return
+        # The writer needs the frame rate up front: hold the first frame until the second one's
+        # timestamp tells it (or until the end of the run).
+        if self._pending is None and self.fps is None:
+            self._pending = (image, record.frame.timestamp)
+            return
+        fps = self.fps or _rate(self._pending[1] if self._pending else None, record.frame.timestamp)
+        self._start_writer(image if self._pending is None else self._pending[0], fps)
+        if self._pending is not None:
+            self._emit(self._pending[0])
+            self._pending = None
+        self._emit(image)
+
+    def _start_writer(self, first: np.ndarray, fps: float) -> None:
+        self._size = (first.shape[1], first.shape[0])
+        self._writer = self._open(self._size, fps)
+
+    @hookimpl
+    def drid_stop(self, summary: RunSummary) -> None:
+        if self._pending is not None:
+            self._start_writer(self._pending[0], self.fps or 25.0)
+            self._emit(self._pending[0])
+            self._pending = None
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        if self.frames_without_image:
+            summary.notes.append(f"annotated-video: {self.frames_without_image} frames had no image and were not written")
+
+
+def _rate(t0: float | None, t1: float) -> float:
+    if t0 is None or not t1 > t0:
+        return 25.0
+    return float(min(max(1.0 / (t1 - t0), 1.0), 240.0))
+
+
+class FramesSink:
+    """Annotated PNGs of every ``every``-th frame (and of the first), named by frame index."""
+
+    class Params(_DrawingParams):
+        path: str = Field(description="output folder; created if missing")
+        every: int = Field(default=25, ge=1, description="write one frame in this many")
+        pattern: str = Field(default="frame_{index:06d}.png", description="file name, formatted with the frame's index")
+
+    def __init__(self, path: str, every: int = 25, pattern: str = "frame_{index:06d}.png", trail: int = 30, facts: bool = True,
+                 banner: bool = True, scale: float = 1.0, zones: list[dict[str, Any]] | None = None, lines: list[dict[str, Any]] | None = None) -> None:
+        try:
+            pattern.format(index=0)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"pattern '{pattern}' must format with {{index}} only ({exc})") from None
+        self.path = Path(path)
+        self.every = every
+        self.pattern = pattern
+        self.scale = scale
+        self.annotator = Annotator(trail=trail, facts=facts, banner=banner, zones=zones or (), lines=lines or ())
+        self.written: list[Path] = []
+        self._seen = 0
+
+    @hookimpl
+    def drid_start(self, context: RunContext) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DridError(f"frames: cannot create '{self.path}': {exc.strerror or exc}") from None
+        self.annotator.reset()
+        self.written = []
+        self._seen = 0
+
+    @hookimpl
+    def drid_write(self, record: FrameRecord) -> None:
+        seen, self._seen = self._seen, self._seen + 1
+        if record.frame.image is None or seen % self.every:
+            self.annotator.observe(record)  # trails need every frame
+            return
+        image = self.annotator.annotate(record)
+        target = self.path / self.pattern.format(index=record.frame.index)
+        if not cv2.imwrite(str(target), _resized(image, self.scale)):
+            raise DridError(f"frames: cannot write '{target}'")
+        self.written.append(target)

@@ -1,0 +1,60 @@
+"""Sinks: JSON Lines records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from drid.pipeline.context import RunContext, RunSummary
+from drid.errors import DridError
+from drid.pipeline.hookspecs import hookimpl
+from drid.schemas import FrameRecord
+
+
+class JsonlSink:
+    """One JSON object per frame, one per line: the engine's record without pixels."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        path: str = Field(description="output file ('-' for standard output); folders are created")
+        arrays: Literal["summary", "base64"] = Field(
+            default="summary", description="'summary': images as dtype+shape, small arrays as lists; 'base64': every array losslessly"
+        )
+        append: bool = Field(default=False, description="append instead of overwriting")
+
+    def __init__(self, path: str, arrays: str = "summary", append: bool = False) -> None:
+        self.path = path
+        self.context = {"arrays": arrays}
+        self.append = append
+        self._file: IO[str] | None = None
+        self.lines = 0
+
+    @hookimpl
+    def drid_start(self, context: RunContext) -> None:
+        import sys
+
+        if self.path == "-":
+            self._file = sys.stdout
+            return
+        target = Path(self.path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(target, "a" if self.append else "w", encoding="utf-8")  # noqa: SIM115 - closed in drid_stop
+        except OSError as exc:
+            raise DridError(f"jsonl: cannot write '{target}': {exc.strerror or exc}") from None
+
+    @hookimpl
+    def drid_write(self, record: FrameRecord) -> None:
+        assert self._file is not None, "drid_start was not called"
+        # One write per line, flushed: an interrupted run leaves only whole lines behind.
+        self._file.write(record.model_dump_json(context=self.context) + "\n")
+        self._file.flush()
+        self.lines += 1
+
+    @hookimpl
+    def drid_stop(self, summary: RunSummary) -> None:
+        if self._file is not None and self.path != "-":
+            self._file.close()
+        self._file = None

@@ -1,1 +1,0 @@
-"""Training commands (``drid train ...``): each module exposes ``register(subparsers)``."""
