@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from drid.interpret.relations import SpatialParams, spatial_relations, spatial_relations_naive
 from drid.interpret.interpreters import RelationsInterpreter
+from drid.interpret.relations import SpatialParams, spatial_relations, spatial_relations_naive
 from drid.schemas import BoundingBox, SceneObject
 
 WIDTH, HEIGHT = 1920, 1080

@@ -37,8 +37,8 @@ import numpy as np
 from drid.demos.data import package_file
 from drid.demos.digits import BLOB_PARAMS, load_digits, make_page, page_indices
 from drid.demos.video import DEFAULT_SHOT, demo_pipeline
-from drid.pipeline import Pipeline
 from drid.detect.blobs import BlobDetector
+from drid.pipeline import Pipeline
 from drid.recognize.classifier import KerasClassifier
 from drid.schemas import Detection, Frame
 from drid.testing import CollectSink

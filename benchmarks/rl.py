@@ -25,8 +25,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -34,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drid.decide.rl import DQNAgent, EnvBatch, PPOAgent, evaluate  # noqa: E402
+from drid.decide.rl import DQNAgent, EnvBatch, PPOAgent, evaluate
 
 ENV = "CartPole-v1"
 THRESHOLD = 475.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class DridError(Exception):
@@ -55,3 +56,38 @@ def close_matches(word: str, choices: Iterable[str]) -> str:
         return ""
     quoted = [f"'{m}'" for m in matches]
     return f" (did you mean {' or '.join(quoted)}?)"
+
+
+_SHOWN = 60  # characters of an offending input shown in a message
+
+
+def _shown(value: Any) -> str:
+    """A short ``repr`` of ``value`` that never formats more than a few items of a large input."""
+    if isinstance(value, (list, tuple, set, dict)) and len(value) > 8:
+        return f"<{type(value).__name__} of {len(value)} items>"
+    if isinstance(value, str) and len(value) > _SHOWN:
+        value = value[:_SHOWN]
+    shown = repr(value)
+    return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 3] + "..."
+
+
+def validation_message(error: Any) -> tuple[str, str]:
+    """The one formatter of validation errors: a pydantic ``ValidationError`` (its first error)
+    or one of its error dicts, as ``(dotted location, message)``, e.g.
+    ``("detect[0].params.scale", "Input should be greater than 1 (got 0.5)")``."""
+    err: dict[str, Any] = error.errors()[0] if hasattr(error, "errors") else error
+    loc = ""
+    for part in err.get("loc", ()):
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    msg = err.get("msg", "invalid")
+    if err.get("type") == "missing":
+        msg = "required but missing"
+    elif "input" in err and err.get("type") not in ("extra_forbidden",):
+        msg = f"{msg} (got {_shown(err['input'])})"
+    return loc, msg
+
+
+def validation_text(error: Any) -> str:
+    """``validation_message`` as one string: ``location: message``."""
+    loc, msg = validation_message(error)
+    return f"{loc}: {msg}" if loc else msg

@@ -17,15 +17,15 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
-from drid.sources.media import Sized
 from drid.schemas import BoundingBox, Decision, Detection, Frame, FrameRecord, Recognition, Transition
+from drid.sources.media import Sized
 
 __all__ = ["BrightRegion", "CollectSink", "CounterWorld", "ListSource", "MeanColour", "ProcessKiller", "SyntheticSource"]
 

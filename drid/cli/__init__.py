@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("names", nargs="*", metavar="NAME", help="message names, e.g. Frame Detection")
     schema.add_argument("--indent", type=int, default=2)
 
-    from drid.demos import DEMOS, DEFAULT_DEMO
+    from drid.demos import DEFAULT_DEMO, DEMOS
 
     # `drid train …` and `drid eval …`: each feature module adds its own sub-command with
     # register(subparsers) and sets `handler` (a function of the parsed args returning the exit code).

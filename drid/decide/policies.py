@@ -13,14 +13,13 @@ number: PPO learns from rollouts of all copies, one row per round of frames.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from drid.pipeline.context import RunContext, RunSummary
 from drid.errors import ConfigError, DridError
+from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
 from drid.schemas import Decision, Frame, Scene, Transition
 
@@ -118,9 +117,9 @@ class _AgentPolicy:
     # -- lifecycle ------------------------------------------------------------------------------
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
-        from drid.sources.gym import make_env
         from drid.decide.rl.agent import load_agent
         from drid.decide.rl.train import check_fits, make_agent
+        from drid.sources.gym import make_env
 
         if self.agent is None:
             if self.policy_path is not None:

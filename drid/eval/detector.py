@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 
 from drid.cli import key_value
+from drid.errors import ConfigError
 from drid.eval.groundtruth import GroundTruth, ImageTruth, bundled_groundtruth, load_groundtruth, resolve_image
 from drid.eval.metrics import Counts, average_precision, line_distance, match_boxes
-from drid.errors import ConfigError
-from drid.sources.media import to_bgr
 from drid.schemas import Detection, Frame
+from drid.sources.media import to_bgr
 
 __all__ = ["EvalReport", "ImageResult", "LabelResult", "evaluate_detector", "make_detector", "register"]
 

@@ -144,7 +144,7 @@ def load_groundtruth(path: str | Path) -> tuple[GroundTruth, Path]:
     try:
         return GroundTruth.model_validate(data), p.parent
     except ValidationError as exc:
-        from drid.pipeline.registry import validation_message
+        from drid.errors import validation_message
 
         loc, msg = validation_message(exc.errors()[0])
         raise ConfigError(msg, path=loc, where=str(p)) from None

@@ -32,8 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from drid.interpret.relations import INVERSE, PREDICATES, SYMMETRIC
 from drid.errors import close_matches
+from drid.interpret.relations import INVERSE, PREDICATES, SYMMETRIC
 from drid.schemas import Event, Relation, Scene, SceneObject
 
 __all__ = ["KNOWN_EVENTS", "KNOWN_PREDICATES", "Condition", "SceneView", "parse_condition"]

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
+from drid.errors import close_matches
 from drid.interpret.calibration import Calibration
 from drid.interpret.conditions import KNOWN_PREDICATES, Condition, SceneView, parse_condition
 from drid.interpret.facts import Narrator, count_phrase, motion_verb
@@ -29,7 +30,6 @@ from drid.interpret.features import feature_names, scene_features
 from drid.interpret.memory import TemporalParams, TrackMemory, heading_word
 from drid.interpret.relations import SpatialParams, spatial_relations, spatial_relations_naive
 from drid.interpret.zones import LineSpec, ZoneSpec, ZoneTracker
-from drid.errors import close_matches
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
 from drid.schemas import BoundingBox, Event, Frame, Scene, SceneObject

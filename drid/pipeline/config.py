@@ -8,8 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from drid.errors import ConfigError, close_matches
-from drid.pipeline.registry import validation_message
+from drid.errors import ConfigError, close_matches, validation_message
 
 __all__ = ["ActorSpec", "EngineConfig", "PipelineConfig", "PluginSpec", "apply_overrides", "load_config"]
 

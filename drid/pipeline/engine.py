@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from drid.errors import ConfigError, DridError, PluginLoadError, SourceError, StageError, close_matches
 from drid.pipeline import hookspecs
 from drid.pipeline.config import PipelineConfig, PluginSpec, apply_overrides, load_config
 from drid.pipeline.context import RunContext
-from drid.errors import ConfigError, DridError, PluginLoadError, SourceError, StageError, close_matches
 from drid.pipeline.hookspecs import PROJECT, STAGE_HOOKS, hookimpl
-from drid.pipeline.registry import PluginInfo, Registry, default_registry, hooks_of, params_model_of
+from drid.pipeline.registry import PluginInfo, Registry, default_registry, hooks_of
 from drid.pipeline.stats import PluginStats, RunSummary, StageStats
 from drid.schemas import Decision, Detection, Frame, FrameRecord, PluginFault, Recognition, Scene, Transition
 from drid.schemas.messages import build_objects

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, create_model
 
 from drid.errors import ConfigError, PluginLoadError, close_matches
 from drid.pipeline.hookspecs import PROJECT, ROLE_HOOKS
+from drid.pipeline.params import validate_params
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Registry", "hooks_of", "params_model_of", "roles_of"]
 
@@ -65,22 +66,6 @@ def params_model_of(cls: type) -> type[BaseModel]:
     return create_model(
         f"{cls.__name__}Params", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
     )
-
-
-def validation_message(err: dict[str, Any]) -> tuple[str, str]:
-    """A pydantic error as (dotted location, message)."""
-    loc = ""
-    for part in err.get("loc", ()):
-        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
-    msg = err.get("msg", "invalid")
-    if err.get("type") == "missing":
-        msg = "required but missing"
-    elif "input" in err and err.get("type") not in ("extra_forbidden",):
-        shown = repr(err["input"])
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        msg = f"{msg} (got {shown})"
-    return loc, msg
 
 
 @dataclass
@@ -140,18 +125,9 @@ class PluginInfo:
 
     def validate_params(self, params: dict[str, Any], *, path: str = "params", where: str = "") -> BaseModel:
         """Validated parameters, or a ``ConfigError`` at ``path`` naming the plugin, the key and
-        the close matches of an unknown key."""
-        model = self.params_model
-        known = model.model_fields
-        for key in params:
-            if key not in known:
-                hint = close_matches(key, known) or (f" (it takes: {', '.join(known)})" if known else " (it takes none)")
-                raise ConfigError(f"unknown parameter of plugin '{self.name}'{hint}", path=f"{path}.{key}", where=where)
-        try:
-            return model.model_validate(params)
-        except ValidationError as exc:
-            loc, msg = validation_message(exc.errors()[0])
-            raise ConfigError(f"plugin '{self.name}': {msg}", path=f"{path}.{loc}" if loc else path, where=where) from None
+        the close matches of an unknown key (the check a :class:`~drid.pipeline.params.Plugin`
+        makes in its constructor, with the config's location added)."""
+        return validate_params(self.params_model, params, plugin=self.name, path=path, where=where)
 
     def instantiate(self, params: dict[str, Any] | BaseModel | None = None, *, path: str = "params", where: str = "") -> Any:
         validated = params if isinstance(params, BaseModel) else self.validate_params(params or {}, path=path, where=where)

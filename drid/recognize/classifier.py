@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from drid.pipeline.context import RunContext
 from drid.errors import DridError
+from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
 from drid.schemas import BoundingBox, Detection, Frame, LabelScore, Recognition
 

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from drid.pipeline.context import RunContext, RunSummary
 from drid.errors import DridError
+from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
-from drid.sinks.draw import Annotator
 from drid.schemas import FrameRecord
+from drid.sinks.draw import Annotator
 
 __all__ = ["VIDEO_SUFFIXES", "AnnotatedVideoSink", "FramesSink"]
 

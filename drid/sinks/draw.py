@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from drid.schemas import Decision, Detection, FrameRecord, Scene
+from drid.schemas import Decision, Detection, FrameRecord
 
 __all__ = [
     "Annotator",

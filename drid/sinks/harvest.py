@@ -17,8 +17,8 @@ from typing import IO, Literal
 import cv2
 from pydantic import BaseModel, ConfigDict, Field
 
-from drid.pipeline.context import RunContext, RunSummary
 from drid.errors import DridError
+from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
 from drid.recognize.classifier import crop_box
 from drid.schemas import FrameRecord
@@ -66,7 +66,7 @@ class HarvestSink:
     def drid_start(self, context: RunContext) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._index = open(self.root / "crops.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - closed in drid_stop
+            self._index = open(self.root / "crops.jsonl", "a", encoding="utf-8")
         except OSError as exc:
             raise DridError(f"harvest: cannot write to '{self.root}': {exc.strerror or exc}") from None
         self._pipeline = context.name

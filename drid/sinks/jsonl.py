@@ -7,8 +7,8 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from drid.pipeline.context import RunContext, RunSummary
 from drid.errors import DridError
+from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
 from drid.schemas import FrameRecord
 
@@ -41,7 +41,7 @@ class JsonlSink:
         target = Path(self.path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(target, "a" if self.append else "w", encoding="utf-8")  # noqa: SIM115 - closed in drid_stop
+            self._file = open(target, "a" if self.append else "w", encoding="utf-8")
         except OSError as exc:
             raise DridError(f"jsonl: cannot write '{target}': {exc.strerror or exc}") from None
 

@@ -12,11 +12,11 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from drid.pipeline.context import RunContext
 from drid.errors import SourceError
+from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
-from drid.sources.media import Sized, media_path, to_bgr
 from drid.schemas import Frame
+from drid.sources.media import Sized, media_path, to_bgr
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".jp2")
 

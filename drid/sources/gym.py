@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from drid.pipeline.context import RunContext, RunSummary
 from drid.errors import ConfigError, DridError, close_matches
+from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
-from drid.sources.media import Sized
 from drid.schemas import Decision, Frame, Transition
+from drid.sources.media import Sized
 
 __all__ = ["GymSource", "check_env_id", "coerce_action", "make_env"]
 

@@ -10,9 +10,9 @@ import sys
 import time
 
 import pytest
+from conftest import ROOT
 
 from drid.cli import main
-from conftest import ROOT
 
 
 def cli(capsys, *args):

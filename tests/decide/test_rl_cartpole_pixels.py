@@ -13,8 +13,8 @@ import pytest
 from drid import Frame, Pipeline, hookimpl
 from drid.demos.cartpole import DEFAULT_POLICY, angle_errors
 from drid.detect.cartpole import ANGLE_NOISE, POSITION_NOISE, CartPoleDetector, CartPoleRecognizer, CartPoleStateEstimator
-from drid.sources.gym import GymSource
 from drid.schemas.messages import build_objects
+from drid.sources.gym import GymSource
 from drid.testing import CollectSink
 
 #: Stated accuracy of the estimate on rendered frames (cart inside the frame): the render itself

@@ -9,9 +9,9 @@ import pytest
 
 from drid import ConfigError, Pipeline, StageError
 from drid.cli import main
-from drid.sources.gym import GymSource
 from drid.decide.policies import DQNPolicy, PPOPolicy, RandomPolicy
 from drid.decide.rl import evaluate, load_agent
+from drid.sources.gym import GymSource
 from drid.testing import CollectSink
 
 

@@ -3,16 +3,14 @@ flicker, clear errors for bad rules, and the shipped street policy config."""
 
 from __future__ import annotations
 
-
 import pytest
 import yaml
-
-from drid import ConfigError
-from drid.pipeline.registry import default_registry
-from drid.decide.rules import RulePolicy
-from drid.schemas import BoundingBox, Event, Relation, Scene, SceneObject
 from conftest import ROOT
 
+from drid import ConfigError
+from drid.decide.rules import RulePolicy
+from drid.pipeline.registry import default_registry
+from drid.schemas import BoundingBox, Event, Relation, Scene, SceneObject
 
 
 def obj(oid, label, **attributes):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, SHARED_DATA
+
 from drid import Pipeline
 
 EXAMPLES = sorted((ROOT / "examples" / "vision").glob("*.yaml"))

@@ -7,13 +7,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from conftest import shared_file
+
 from drid import ConfigError, Frame, Pipeline
 from drid.demos.data import package_file
+from drid.detect.classical import CascadeDetector, HogPeopleDetector, LaneDetector, MotionDetector, cascade_path, merge_boxes, nms
 from drid.eval.groundtruth import bundled_groundtruth, load_groundtruth
 from drid.eval.metrics import line_distance
-from drid.detect.classical import CascadeDetector, HogPeopleDetector, LaneDetector, MotionDetector, cascade_path, merge_boxes, nms
 from drid.schemas import BoundingBox
 
 

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import SHARED_DATA
+
 from drid import ConfigError
 from drid.cli import main
 from drid.eval import Counts, average_precision, bundled_groundtruth, evaluate_detector, line_distance, load_groundtruth, make_detector, match_boxes

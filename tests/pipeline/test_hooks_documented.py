@@ -5,9 +5,9 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from conftest import ROOT
 
 from drid.pipeline import hookspecs
-from conftest import ROOT
 
 HOOKS = sorted(n for n, f in vars(hookspecs).items() if n.startswith("drid_") and callable(f))
 DOCS = (ROOT / "docs" / "plugins.md").read_text()

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from drid.pipeline.backends import Shard, expand_shards, run_sharded
 from drid.errors import ConfigError, DridError
+from drid.pipeline.backends import Shard, expand_shards, run_sharded
 
 ray = pytest.importorskip("ray")
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from drid.demos.digits import BLOB_PARAMS, load_digits, make_page, page_indices, score_page
-from drid.pipeline import Pipeline
-from drid.errors import ConfigError, DridError
 from drid.detect.blobs import BlobDetector
+from drid.errors import ConfigError, DridError
+from drid.pipeline import Pipeline
 from drid.recognize.classifier import BUNDLED_MODELS, ClassifierModel, KerasClassifier, crop_box, fit_to_size
 from drid.schemas import BoundingBox, Detection, Frame
 from drid.testing import CollectSink, ListSource

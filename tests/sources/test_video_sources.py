@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import shared_file
+
 from drid import ConfigError, Pipeline, SourceError
 from drid.demos.data import package_file
 from drid.sources.files import ImageSource, VideoSource

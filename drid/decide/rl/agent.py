@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from drid.errors import ConfigError
 from drid.decide.rl.common import ActionSpec, CheckpointError, Mlp, observation_dim, read_checkpoint, write_checkpoint
+from drid.errors import ConfigError
 
 __all__ = ["Agent", "load_agent"]
 

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from drid.errors import ConfigError
 from drid.decide.rl.agent import Agent
 from drid.decide.rl.common import ActionSpec, Mlp
+from drid.errors import ConfigError
 
 __all__ = ["DQNAgent", "DQNConfig", "ReplayBuffer"]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from drid.errors import ConfigError
 from drid.decide.rl.agent import Agent, load_agent
 from drid.decide.rl.envs import EnvBatch, evaluate
+from drid.errors import ConfigError
 
 __all__ = ["AGENTS", "evaluate_policy", "make_agent", "train_policy"]
 
@@ -92,8 +92,8 @@ def train_policy(
     envs: Any
     ray_started = False
     if backend == "ray":
-        from drid.pipeline.backends.ray_backend import connect
         from drid.decide.rl.distributed import RayRollouts
+        from drid.pipeline.backends.ray_backend import connect
 
         if algo != "ppo":
             raise ConfigError("--backend ray distributes ppo's rollouts; dqn learns from every step as it acts", path="backend")
@@ -246,7 +246,6 @@ def evaluate_policy(path: str | Path, env_id: str | None = None, episodes: int =
                     env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Greedy returns of a saved policy over ``episodes`` episodes (the checkpoint's env unless
     ``env_id`` is given); the observation and action sizes must fit the environment."""
-    from drid.decide.rl.common import ActionSpec, observation_dim
     from drid.sources.gym import make_env
 
     agent = load_agent(path)

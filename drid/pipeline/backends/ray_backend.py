@@ -17,9 +17,9 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from drid.errors import DridError
 from drid.pipeline.backends.shards import DistributedSummary, Shard, ShardResult, run_shard
 from drid.pipeline.config import PluginSpec
-from drid.errors import DridError
 from drid.pipeline.hookspecs import hookimpl
 
 __all__ = ["ActorProxy", "StageActor", "connect", "run_on_ray"]

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drid.pipeline.config import PipelineConfig, apply_overrides, read_config_file
 from drid.errors import ConfigError, DridError
+from drid.pipeline.config import PipelineConfig, apply_overrides, read_config_file
 
 __all__ = ["DistributedSummary", "Shard", "ShardResult", "expand_shards", "run_sharded", "run_shard"]
 

@@ -22,7 +22,7 @@ class ColorRegions:
         label: str = Field(default="region", min_length=1, description="label of the detections")
 
         @model_validator(mode="after")
-        def _ordered(self) -> "ColorRegions.Params":
+        def _ordered(self) -> ColorRegions.Params:
             if self.hue_max < self.hue_min:
                 raise ValueError(f"hue_max ({self.hue_max}) is below hue_min ({self.hue_min})")
             return self
