@@ -34,8 +34,8 @@ A pipeline config is YAML:
 
 
 #: Modules whose register(subparsers) adds a `drid train WHAT` / `drid eval WHAT` command.
-TRAIN_MODULES: list[str] = ["drid.cli.policy", "drid.recognize.train"]
-EVAL_MODULES: list[str] = ["drid.eval.detector", "drid.cli.policy:register_eval"]
+TRAIN_MODULES: list[str] = ["drid.cli.policy", "drid.cli.train_classifier"]
+EVAL_MODULES: list[str] = ["drid.cli.eval_detector", "drid.cli.policy:register_eval"]
 
 
 def _version() -> str:
