@@ -144,7 +144,7 @@ def track_table(records_path: Path) -> tuple[list[dict[str, Any]], str]:
 
 
 def run_video_demo(path: str | None = None, out: Path = Path("out"), max_frames: int | None = None, mode: str = "concurrent") -> int:
-    from drid.cli import run_pipeline
+    from drid.pipeline.report import run_pipeline
 
     target = Path(out) / "demo-video"
     target.mkdir(parents=True, exist_ok=True)

@@ -1,18 +1,14 @@
-"""``drid train policy`` and ``drid eval policy``.
-
-``drid.cli.policy`` adds ``drid train policy``; ``drid.cli.policy`` adds ``drid eval policy``
-(the CLI calls each module's ``register(subparsers)``)."""
+"""``drid train policy``: train a DQN or PPO policy on a gymnasium environment (the command line
+of :func:`drid.decide.rl.train.train_policy`)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from drid.cli import key_value, positive_int
-from drid.errors import ConfigError
+from drid.cli._args import json_object, key_value, positive_int
 
 TRAIN_EXAMPLES = """\
 examples:
@@ -28,16 +24,6 @@ writes OUT/best.npz (best evaluation), OUT/last.npz (resumable), OUT/metrics.jso
 """
 
 
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("expected a JSON object, e.g. '{\"max_episode_steps\": 200}'")
-    return value
-
-
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "policy", help="train a DQN or PPO policy on a gymnasium environment",
@@ -50,7 +36,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-envs", type=positive_int, default=None, help="environments stepped together (default: ppo 8, dqn 1)")
     p.add_argument("--hp", action="append", type=key_value, default=[], metavar="KEY=VALUE", help="hyperparameter override, repeatable (see drid.decide.rl.ppo.PPOConfig / drid.decide.rl.dqn.DQNConfig)")
-    p.add_argument("--env-kwargs", type=_json_object, default=None, metavar="JSON", help="keyword arguments for gymnasium.make")
+    p.add_argument("--env-kwargs", type=json_object, default=None, metavar="JSON", help="keyword arguments for gymnasium.make")
     p.add_argument("--eval-every", type=positive_int, default=10_000, metavar="STEPS", help="evaluate every STEPS steps (default: 10000)")
     p.add_argument("--eval-episodes", type=positive_int, default=20, metavar="N", help="episodes per evaluation (default: 20)")
     p.add_argument("--stop-at", type=float, default=None, metavar="RETURN", help="stop at the first evaluation reaching this mean return")
@@ -79,31 +65,3 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
           f"{args.eval_episodes} episodes, best {metrics['best_eval_mean']:.1f}")
     print(f"wrote {out / 'best.npz'}, {out / 'last.npz'}, {out / 'metrics.json'}, {out / 'curve.png'}")
     return 0
-
-
-def register_eval(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "policy", help="evaluate a saved policy: mean ± std return over N episodes",
-        description="Play N greedy episodes with a saved DQN or PPO policy and report the mean ± std return.")
-    p.add_argument("policy", help="checkpoint written by 'drid train policy' (best.npz, last.npz) or a policy plugin's 'save'")
-    p.add_argument("--env", default=None, help="environment id (default: the one the policy was trained on)")
-    p.add_argument("--episodes", type=positive_int, default=100, help="episodes (default: 100)")
-    p.add_argument("--seed", type=int, default=10_000, help="episode i starts from reset(seed=SEED+i)")
-    p.add_argument("--env-kwargs", type=_json_object, default=None, metavar="JSON")
-    p.add_argument("--json", action="store_true", help="print the result as JSON (with every return)")
-    p.set_defaults(handler=cmd_eval_policy)
-
-
-def cmd_eval_policy(args: argparse.Namespace) -> int:
-    from drid.decide.rl.train import evaluate_policy
-
-    result = evaluate_policy(args.policy, args.env, args.episodes, seed=args.seed, env_kwargs=args.env_kwargs)
-    if args.json:
-        print(json.dumps(result, indent=1))
-    else:
-        print(f"{result['algo']} policy {result['policy']} on {result['env']}: return {result['mean']:.2f} ± {result['std']:.2f} "
-              f"over {result['episodes']} episodes (min {result['min']:.1f}, max {result['max']:.1f})")
-    return 0
-
-
-__all__ = ["ConfigError", "register", "register_eval"]
