@@ -54,8 +54,8 @@ def angle_errors(records: list[Any]) -> np.ndarray:
 
 
 def run_cartpole_demo(path: str | None = None, out: Path = Path("out"), max_frames: int | None = None) -> int:
-    from drid.pipeline.report import run_pipeline
     from drid.errors import ConfigError
+    from drid.pipeline.report import run_pipeline
 
     policy = Path(path) if path else DEFAULT_POLICY
     if not policy.is_file():

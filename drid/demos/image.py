@@ -11,8 +11,8 @@ from drid.demos.data import sample_photos
 
 
 def run_image_demo(path: str | None = None, out: Path = Path("out"), max_frames: int | None = None) -> int:
-    from drid.pipeline.report import run_pipeline
     from drid.pipeline import Pipeline
+    from drid.pipeline.report import run_pipeline
 
     target = out / "demo-image"
     pipe = Pipeline(

