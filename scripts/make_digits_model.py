@@ -27,7 +27,7 @@ import numpy as np
 
 from drid.demos.digits import BLOB_PARAMS, CROP_PADDING, digits_split, load_digits, make_page, page_indices, render_digit, score_page
 from drid.detect.blobs import find_blobs
-from drid.recognize.classifier import crop_box
+from drid.recognize.crops import crop_box
 from drid.schemas import BoundingBox, Frame
 from drid.testing import ListSource
 
@@ -58,7 +58,8 @@ def main() -> int:
     parser.add_argument("--work", default="out/digits-build", help="scratch folder for crops and plots")
     args = parser.parse_args()
 
-    from drid.recognize.train import copy_bundle, train_classifier
+    from drid.recognize.bundle import copy_bundle
+    from drid.recognize.train import train_classifier
 
     images, targets = load_digits()
     train_ids, page_ids = digits_split(len(images), seed=SEED)

@@ -81,7 +81,8 @@ def main() -> int:
     counts = {k: sum(1 for v in labels.values() if v == k) for k in sorted(set(labels.values()))}
     print(f"{len(crops)} crops: {counts}")
 
-    from drid.recognize.train import copy_bundle, train_classifier
+    from drid.recognize.bundle import copy_bundle
+    from drid.recognize.train import train_classifier
 
     result = train_classifier(
         data, work / "model", name="street", size=(32, 32), channels=3, aspect="expand", padding=HARVEST["padding"],

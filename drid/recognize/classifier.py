@@ -1,12 +1,8 @@
-"""Recognition with TensorFlow/Keras: the ``keras-classifier`` plugin and the pieces it is made of.
+"""Recognition with TensorFlow/Keras: the ``keras-classifier`` plugin and :class:`ClassifierModel`
+(a loaded model with its labels and one compiled inference function).
 
-A *model bundle* is a ``.keras`` file with its label list beside it, one label per line, in the
-order of the model's outputs (``digits.keras`` + ``digits.labels.txt``; a plain ``labels.txt`` in
-the same folder also counts). An optional ``NAME.json`` beside it (written by ``drid train
-classifier``) records how the training crops were made, so the plugin crops the same way unless
-told otherwise. Models that drid writes take RGB (or grey) pixels in 0..255 and carry their own
-scaling as layers, so a bundle needs no Python code to be used: it is loaded in Keras' safe mode,
-which refuses ``Lambda`` layers and other arbitrary code.
+The model comes from a bundle (see :mod:`drid.recognize.bundle`) or a ``keras.applications``
+architecture; crops are cut by :mod:`drid.recognize.crops`.
 
 TensorFlow is imported when a model is loaded (``drid_start``), never at import time, so listing
 plugins and validating configs stay fast.
@@ -15,37 +11,23 @@ plugins and validating configs stay fast.
 from __future__ import annotations
 
 import json
-import math
 import threading
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from drid.errors import DridError
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
+from drid.recognize.bundle import labels_path_for, load_keras_file, missing_labels_message, read_labels, read_metadata, resolve_model_path
+from drid.recognize.crops import Aspect, crop_box, fit_to_size, to_model_pixels
 from drid.schemas import BoundingBox, Detection, Frame, LabelScore, Recognition
 
-__all__ = [
-    "APPLICATIONS",
-    "BUNDLED_MODELS",
-    "ClassifierModel",
-    "KerasClassifier",
-    "crop_box",
-    "fit_to_size",
-    "labels_path_for",
-    "resolve_model_path",
-]
-
-Aspect = Literal["expand", "letterbox", "stretch"]
-
-#: Where the models that ship with drid live (``model: digits`` means ``drid/recognize/models/digits.keras``).
-BUNDLED_MODELS = Path(__file__).resolve().parent / "models"
+__all__ = ["APPLICATIONS", "ClassifierModel", "KerasClassifier"]
 
 #: keras.applications architectures by name: (module with ``preprocess_input``, default input size).
 APPLICATIONS: dict[str, tuple[str, int]] = {
@@ -65,157 +47,6 @@ APPLICATIONS: dict[str, tuple[str, int]] = {
     "NASNetMobile": ("nasnet", 224),
     "ConvNeXtTiny": ("convnext", 224),
 }
-
-
-# -- cropping ---------------------------------------------------------------------------------
-
-
-def crop_box(
-    image: np.ndarray,
-    box: BoundingBox,
-    *,
-    padding: float = 0.0,
-    aspect: float | None = None,
-) -> np.ndarray:
-    """The pixels of ``box`` grown by ``padding`` (a fraction of its width and height on every
-    side); with ``aspect`` (width / height), the shorter side is grown further, using the image
-    around the box, until the crop has that aspect ratio. Parts that fall outside the image are
-    filled by repeating its edge pixels. Never empty: a degenerate box gives at least 1×1."""
-    h, w = image.shape[:2]
-    x1, y1, x2, y2 = box.x1, box.y1, box.x2, box.y2
-    bw, bh = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    bw, bh = bw * (1 + 2 * padding), bh * (1 + 2 * padding)
-    if aspect is not None and aspect > 0:
-        if bw / bh < aspect:
-            bw = bh * aspect
-        else:
-            bh = bw / aspect
-    iw, ih = max(int(math.floor(bw + 0.5)), 1), max(int(math.floor(bh + 0.5)), 1)
-    ix1, iy1 = int(math.floor(cx - iw / 2 + 0.5)), int(math.floor(cy - ih / 2 + 0.5))
-    ix2, iy2 = ix1 + iw, iy1 + ih
-    cx1, cy1, cx2, cy2 = max(ix1, 0), max(iy1, 0), min(ix2, w), min(iy2, h)
-    if cx2 <= cx1 or cy2 <= cy1:  # entirely outside the image: nearest edge pixel, stretched
-        cx1, cy1 = min(max(ix1, 0), w - 1), min(max(iy1, 0), h - 1)
-        cx2, cy2 = cx1 + 1, cy1 + 1
-    crop = image[cy1:cy2, cx1:cx2]
-    top, left = cy1 - iy1, cx1 - ix1
-    bottom, right = iy2 - cy2, ix2 - cx2
-    if top > 0 or left > 0 or bottom > 0 or right > 0:
-        crop = cv2.copyMakeBorder(crop, max(top, 0), max(bottom, 0), max(left, 0), max(right, 0), cv2.BORDER_REPLICATE)
-    return crop
-
-
-def fit_to_size(crop: np.ndarray, width: int, height: int, aspect: Aspect = "expand") -> np.ndarray:
-    """``crop`` resized to ``width`` × ``height``. ``stretch`` ignores its aspect ratio;
-    ``letterbox`` keeps it and fills the rest with the crop's mean border colour; ``expand``
-    (for crops already cut at the right aspect by :func:`crop_box`) keeps it and repeats the
-    edge pixels. Area interpolation when shrinking, linear when enlarging."""
-    ch, cw = crop.shape[:2]
-    if aspect != "stretch" and cw * height != ch * width:
-        target = width / height
-        if cw / ch < target:
-            new_w, new_h = int(round(ch * target)), ch
-        else:
-            new_w, new_h = cw, int(round(cw / target))
-        dx, dy = new_w - cw, new_h - ch
-        left, top = dx // 2, dy // 2
-        if aspect == "letterbox":
-            border = np.concatenate([crop[0].reshape(-1, crop.shape[2] if crop.ndim == 3 else 1),
-                                     crop[-1].reshape(-1, crop.shape[2] if crop.ndim == 3 else 1),
-                                     crop[:, 0].reshape(-1, crop.shape[2] if crop.ndim == 3 else 1),
-                                     crop[:, -1].reshape(-1, crop.shape[2] if crop.ndim == 3 else 1)])
-            value = [float(v) for v in border.mean(axis=0)]
-            crop = cv2.copyMakeBorder(crop, top, dy - top, left, dx - left, cv2.BORDER_CONSTANT, value=value)
-        else:
-            crop = cv2.copyMakeBorder(crop, top, dy - top, left, dx - left, cv2.BORDER_REPLICATE)
-        ch, cw = crop.shape[:2]
-    interpolation = cv2.INTER_AREA if (cw > width or ch > height) else cv2.INTER_LINEAR
-    return cv2.resize(crop, (width, height), interpolation=interpolation)
-
-
-def to_model_pixels(bgr: np.ndarray, channels: int) -> np.ndarray:
-    """A BGR uint8 image as the model's colour layout: RGB for 3 channels, grey for 1."""
-    if channels == 1:
-        grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-        return grey[:, :, None]
-    if bgr.ndim == 2:
-        bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-# -- model bundles ------------------------------------------------------------------------------
-
-
-def resolve_model_path(model: str) -> Path:
-    """A model file path, or the name of a bundled model (``digits`` → ``drid/recognize/models/digits.keras``)."""
-    path = Path(model).expanduser()
-    if path.suffix == "" and not path.exists() and "/" not in model and "\\" not in model:
-        bundled = BUNDLED_MODELS / f"{model}.keras"
-        if bundled.is_file():
-            return bundled
-        names = sorted(p.stem for p in BUNDLED_MODELS.glob("*.keras"))
-        raise ValueError(f"no model file '{model}' and no bundled model of that name (bundled: {', '.join(names) or 'none'})")
-    if not path.is_file():
-        raise ValueError(f"model file not found: '{path}'")
-    if path.suffix != ".keras":
-        raise ValueError(f"model file '{path}' is not a .keras file (save it with model.save('name.keras'))")
-    return path
-
-
-def labels_path_for(model_path: Path) -> Path | None:
-    """The label file of a model: ``NAME.labels.txt`` beside it, else ``labels.txt`` in its folder."""
-    for candidate in (model_path.with_suffix(".labels.txt"), model_path.parent / "labels.txt"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def read_labels(path: Path) -> list[str]:
-    """One label per line; blank lines and ``#`` comments ignored. Refuses duplicates."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DridError(f"keras-classifier: cannot read label file '{path}': {exc.strerror or exc}") from None
-    labels = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    if not labels:
-        raise DridError(f"keras-classifier: label file '{path}' has no labels")
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
-    if dupes:
-        raise DridError(f"keras-classifier: label file '{path}' repeats {', '.join(dupes)}")
-    return labels
-
-
-def read_metadata(model_path: Path) -> dict[str, Any]:
-    """The ``NAME.json`` written by ``drid train classifier`` (empty when there is none)."""
-    meta = model_path.with_suffix(".json")
-    if not meta.is_file():
-        return {}
-    try:
-        data = json.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DridError(f"keras-classifier: cannot read model metadata '{meta}': {exc}") from None
-    return data if isinstance(data, dict) else {}
-
-
-def load_keras_file(path: Path) -> Any:
-    """``keras.saving.load_model`` in safe mode, with drid's one-line errors."""
-    import keras
-
-    if not zipfile.is_zipfile(path):
-        raise DridError(f"keras-classifier: '{path}' is not a valid .keras model file (not a zip archive; corrupt or truncated?)")
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:
-        text = str(exc)
-        if "Lambda" in text or "safe_mode" in text or "unsafe" in text.lower():
-            raise DridError(
-                f"keras-classifier: refused '{path}': it contains a Lambda layer or other Python code, "
-                "which drid does not run from model files (safe mode); rebuild the model from standard "
-                "layers (scaling as a Rescaling layer), or load it yourself if you trust its author"
-            ) from None
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        raise DridError(f"keras-classifier: cannot load '{path}': {type(exc).__name__}: {first[:300]}") from None
 
 
 @dataclass
@@ -242,10 +73,7 @@ class ClassifierModel:
         path = resolve_model_path(str(model)) if not isinstance(model, Path) else model
         label_file = Path(labels) if labels is not None else labels_path_for(path)
         if label_file is None:
-            raise DridError(
-                f"keras-classifier: no label file for '{path}': expected '{path.with_suffix('.labels.txt').name}' "
-                "or 'labels.txt' beside it (one label per line, in output order), or pass labels: PATH"
-            )
+            raise DridError(missing_labels_message(path))
         names = read_labels(label_file)
         keras_model = load_keras_file(path)
         return cls._build(keras_model, names, str(path), outputs, metadata=read_metadata(path))
@@ -259,43 +87,43 @@ class ClassifierModel:
         import keras
 
         if architecture not in APPLICATIONS:
-            raise DridError(f"keras-classifier: unknown architecture '{architecture}' (known: {', '.join(APPLICATIONS)})")
+            raise DridError(f"unknown architecture '{architecture}' (known: {', '.join(APPLICATIONS)})")
         module_name, size = APPLICATIONS[architecture]
         builder = getattr(keras.applications, architecture)
         module = importlib.import_module(f"keras.applications.{module_name}")
         if weights != "imagenet" and not Path(weights).expanduser().is_file():
-            raise DridError(f"keras-classifier: weights file not found: '{weights}' (use 'imagenet' or a .h5/.weights.h5 file)")
+            raise DridError(f"weights file not found: '{weights}' (use 'imagenet' or a .h5/.weights.h5 file)")
         try:
             keras_model = builder(weights=weights if weights == "imagenet" else str(Path(weights).expanduser()), input_shape=(size, size, 3))
         except Exception as exc:
             if weights == "imagenet":
                 raise DridError(
-                    f"keras-classifier: cannot get the ImageNet weights of {architecture} ({type(exc).__name__}: "
+                    f"cannot get the ImageNet weights of {architecture} ({type(exc).__name__}: "
                     f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else 'no detail'}). Keras downloads them once "
                     "into ~/.keras/models (or $KERAS_HOME/models); offline, copy the weights file there from a machine "
                     "with internet, or pass weights: /path/to/weights.h5"
                 ) from None
-            raise DridError(f"keras-classifier: cannot load weights '{weights}' into {architecture}: {type(exc).__name__}: {exc}") from None
+            raise DridError(f"cannot load weights '{weights}' into {architecture}: {type(exc).__name__}: {exc}") from None
         if labels is not None:
             names = read_labels(Path(labels))
         elif int(keras_model.output_shape[-1]) == 1000:
             names = _imagenet_labels()
         else:
-            raise DridError(f"keras-classifier: {architecture} has {keras_model.output_shape[-1]} outputs: pass labels: PATH")
+            raise DridError(f"{architecture} has {keras_model.output_shape[-1]} outputs: pass labels: PATH")
         return cls._build(keras_model, names, f"keras.applications.{architecture}", outputs, preprocess=module.preprocess_input)
 
     @classmethod
     def _build(cls, keras_model: Any, labels: list[str], source: str, outputs: str, *, preprocess: Any = None, metadata: dict[str, Any] | None = None) -> ClassifierModel:
         shape = keras_model.input_shape
         if isinstance(shape, list):
-            raise DridError(f"keras-classifier: '{source}' has {len(shape)} inputs; a classifier takes one image")
+            raise DridError(f"'{source}' has {len(shape)} inputs; a classifier takes one image")
         if len(shape) != 4 or shape[1] is None or shape[2] is None or shape[3] not in (1, 3):
-            raise DridError(f"keras-classifier: '{source}' takes input {tuple(shape)}; expected (batch, height, width, 1 or 3) with a fixed size")
+            raise DridError(f"'{source}' takes input {tuple(shape)}; expected (batch, height, width, 1 or 3) with a fixed size")
         out = keras_model.output_shape
         if isinstance(out, list) or len(out) != 2:
-            raise DridError(f"keras-classifier: '{source}' returns {out}; expected one (batch, classes) output")
+            raise DridError(f"'{source}' returns {out}; expected one (batch, classes) output")
         if int(out[-1]) != len(labels):
-            raise DridError(f"keras-classifier: '{source}' has {out[-1]} outputs but its label file lists {len(labels)} labels")
+            raise DridError(f"'{source}' has {out[-1]} outputs but its label file lists {len(labels)} labels")
         if outputs == "auto":
             activation = getattr(keras_model.layers[-1], "activation", None)
             logits = getattr(activation, "__name__", "") not in ("softmax", "sigmoid")
@@ -370,7 +198,7 @@ def _imagenet_labels() -> list[str]:
         return [index[str(i)][1] for i in range(1000)]
     except Exception as exc:
         raise DridError(
-            f"keras-classifier: cannot get the ImageNet class names ({type(exc).__name__}); Keras downloads "
+            f"cannot get the ImageNet class names ({type(exc).__name__}); Keras downloads "
             "imagenet_class_index.json once into ~/.keras/models; offline, copy it there or pass labels: PATH"
         ) from None
 
@@ -378,11 +206,10 @@ def _imagenet_labels() -> list[str]:
 # -- the plugin -------------------------------------------------------------------------------------
 
 
-class KerasClassifier:
+class KerasClassifier(Plugin):
     """Classify each detection's crop with a Keras model (a .keras bundle or keras.applications), one batch per frame."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Params(PluginParams):
         model: str | None = Field(default=None, description="a .keras file with NAME.labels.txt beside it, or a bundled model name (e.g. 'digits')")
         architecture: str | None = Field(default=None, description="a keras.applications architecture instead of a file, e.g. 'MobileNetV2'")
         weights: str = Field(default="imagenet", description="with architecture: 'imagenet' (Keras downloads and caches them) or a weights file")
@@ -404,23 +231,20 @@ class KerasClassifier:
                 raise ValueError(f"unknown architecture '{self.architecture}' (known: {', '.join(APPLICATIONS)})")
             return self
 
-    def __init__(self, model: str | None = None, architecture: str | None = None, weights: str = "imagenet", labels: str | None = None,
-                 top_k: int = 3, min_score: float = 0.0, only: list[str] | None = None, padding: float | None = None,
-                 aspect: Aspect | None = None, batch_size: int = 32, outputs: str = "auto", device: str = "auto") -> None:
-        self.params = self.Params(model=model, architecture=architecture, weights=weights, labels=labels, top_k=top_k, min_score=min_score,
-                                  only=only, padding=padding, aspect=aspect, batch_size=batch_size, outputs=outputs, device=device)
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        p = self.params
         # Cheap checks now (a config error before any frame); the model itself loads in drid_start.
         self.model_path: Path | None = None
-        if model is not None:
-            self.model_path = resolve_model_path(model)
-            if labels is None and labels_path_for(self.model_path) is None:
-                raise ValueError(
-                    f"no label file for '{self.model_path}': expected '{self.model_path.with_suffix('.labels.txt').name}' "
-                    "or 'labels.txt' beside it (one label per line, in output order), or pass labels: PATH"
-                )
-        if labels is not None and not Path(labels).expanduser().is_file():
-            raise ValueError(f"label file not found: '{labels}'")
-        self.only = set(only) if only is not None else None
+        if p.model is not None:
+            self.model_path = resolve_model_path(p.model)
+            if p.labels is None and labels_path_for(self.model_path) is None:
+                raise ValueError(missing_labels_message(self.model_path))
+        if p.labels is not None and not Path(p.labels).expanduser().is_file():
+            raise ValueError(f"label file not found: '{p.labels}'")
+        self.only = set(p.only) if p.only is not None else None
         self.classifier: ClassifierModel | None = None
         self.padding = 0.1
         self.aspect: Aspect = "expand"
@@ -432,7 +256,7 @@ class KerasClassifier:
             import tensorflow as tf
 
             if not tf.config.list_logical_devices("GPU"):
-                raise DridError("keras-classifier: device 'gpu' requested but TensorFlow sees no GPU")
+                raise DridError("device 'gpu' requested but TensorFlow sees no GPU")
         with self._device_scope():
             if self.model_path is not None:
                 clf = ClassifierModel.from_file(self.model_path, p.labels, p.outputs)
@@ -478,7 +302,7 @@ class KerasClassifier:
         batches = []
         for frame, detections in items:
             if frame.image is None:
-                raise DridError(f"keras-classifier: frame {frame.index} of '{frame.source}' has no image to crop")
+                raise ValueError(f"frame {frame.index} of '{frame.source}' has no image to crop")
             picked = [i for i, d in enumerate(detections) if self.only is None or d.label in self.only]
             chosen.append(picked)
             if picked:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from drid.errors import DridError
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
-from drid.recognize.classifier import crop_box
+from drid.recognize.crops import crop_box
 from drid.schemas import FrameRecord
 
 __all__ = ["HarvestSink"]

@@ -16,7 +16,9 @@ from drid.demos.digits import BLOB_PARAMS, load_digits, make_page, page_indices,
 from drid.detect.blobs import BlobDetector
 from drid.errors import ConfigError, DridError
 from drid.pipeline import Pipeline
-from drid.recognize.classifier import BUNDLED_MODELS, ClassifierModel, KerasClassifier, crop_box, fit_to_size
+from drid.recognize.bundle import BUNDLED_MODELS
+from drid.recognize.classifier import ClassifierModel, KerasClassifier
+from drid.recognize.crops import crop_box, fit_to_size
 from drid.schemas import BoundingBox, Detection, Frame
 from drid.testing import CollectSink, ListSource
 
@@ -153,6 +155,18 @@ def test_parameter_errors_name_the_problem(tmp_path):
         Pipeline(source=ListSource([]), recognize=[("keras-classifier", {"model": "digitz"})])
     with pytest.raises(ConfigError, match="model file not found"):
         Pipeline(source=ListSource([]), recognize=[("keras-classifier", {"model": str(tmp_path / "gone.keras")})])
+
+
+def test_a_classifier_built_in_python_is_checked_like_one_from_a_config():
+    with pytest.raises(ConfigError) as in_python:
+        KerasClassifier(model="digits", top_k=0)
+    with pytest.raises(ConfigError) as in_config:
+        Pipeline(source=ListSource([]), recognize=[("keras-classifier", {"model": "digits", "top_k": 0})])
+    assert in_python.value.message == in_config.value.message
+    assert "greater than or equal to 1 (got 0)" in in_python.value.message
+    assert (in_python.value.path, in_config.value.path) == ("params.top_k", "recognize[0].params.top_k")
+    with pytest.raises(ConfigError, match="unknown parameter.*did you mean 'top_k'"):
+        KerasClassifier(model="digits", topk=2)
 
 
 def test_imagenet_weights_offline_say_how_to_supply_them(tmp_path, monkeypatch):

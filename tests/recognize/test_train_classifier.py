@@ -82,7 +82,7 @@ def test_cli_refuses_bad_datasets_with_one_line(tmp_path, capsys):
 
 
 def test_harvest_sink_writes_a_dataset_the_trainer_reads(tmp_path):
-    from drid.recognize.train import load_image_folder
+    from drid.recognize.dataset import load_image_folder
 
     images, targets = load_digits()
     page, truth = make_page(page_indices(30, seed=2), images, targets, seed=2, columns=10)
@@ -150,7 +150,7 @@ def test_digits_demo_reads_its_page(tmp_path, capsys):
 
 
 def test_grouped_split_keeps_neighbouring_frames_together():
-    from drid.recognize.train import frame_groups, split_indices
+    from drid.recognize.dataset import frame_groups, split_indices
 
     files = [f"car/bikes_f{f:06d}_d00_t{f // 7}.png" for f in range(100)] + [f"person/bikes_f{f:06d}_d01.png" for f in range(0, 100, 2)]
     labels = np.array([0] * 100 + [1] * 50)

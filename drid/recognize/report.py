@@ -1,0 +1,104 @@
+"""The report of a training run: the confusion matrix and learning curves as images, and the
+model card (provenance, split, metrics, how to reproduce) written beside the bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["model_card", "plot_confusion", "plot_curves"]
+
+
+def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 + 0.6 * n), max(4.2, 1.4 + 0.55 * n)), dpi=110)
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    top = matrix.max() if matrix.size else 0
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=8, color="white" if matrix[i, j] > top / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_curves(history: dict[str, list[float]], path: Path, best_epoch: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=110)
+    epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    for key, style in (("loss", "-"), ("val_loss", "--")):
+        if key in history:
+            a1.plot(epochs, history[key], style, label=key.replace("_", " "))
+    for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+        if key in history:
+            a2.plot(epochs, history[key], style, label=key.replace("_", " "))
+    for ax, name in ((a1, "loss"), (a2, "accuracy")):
+        ax.axvline(best_epoch, color="grey", lw=0.8, ls=":", label=f"kept (epoch {best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    a2.set_ylim(0, 1.02)
+    fig.suptitle("learning curves", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def model_card(meta: dict[str, Any], model_path: Path, split_name: str) -> str:
+    rows = "\n".join(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['support']} |" for c, v in meta["per_class"].items())
+    labels = meta["labels"]
+    cm_lines = "\n".join(f"    {labels[i]:>12} " + " ".join(f"{n:5d}" for n in row) for i, row in enumerate(meta["confusion"]))
+    head = "    " + " " * 13 + " ".join(f"{lab[:5]:>5}" for lab in labels)
+    counts = ", ".join(f"{k}: {v}" for k, v in meta["data"]["counts"].items())
+    harvest = meta["data"].get("harvest") or {}
+    harvest_text = ("\n- Harvest record: `" + json.dumps(harvest, sort_keys=True)[:600] + "`") if harvest else ""
+    size_kb = model_path.stat().st_size / 1024
+    return f"""# Model card: {meta['name']}
+
+- Created: {meta['created']} (UTC)
+- File: `{model_path.name}` ({size_kb:.0f} KB), labels `{model_path.with_suffix('.labels.txt').name}`, loads with `keras-classifier` (`model: path/to/{model_path.name}`)
+- Architecture: {meta['architecture']}, {meta['parameters']:,} parameters; input {meta['input']['width']}×{meta['input']['height']}×{meta['input']['channels']} ({meta['input']['pixels']}; scaling is inside the model)
+- Crops: padding {meta['crops']['padding']} per side, aspect '{meta['crops']['aspect']}' (the plugin uses these unless told otherwise)
+
+## Data
+
+- Folder: `{meta['data']['folder']}`, classes: {counts}
+- Provenance: {meta['data']['provenance'] or 'not stated (pass --provenance)'}{harvest_text}
+- Split (seed {meta['seed']}, per class, by {meta['split_by']}): train {meta['split']['train']}, validation {meta['split']['validation']}, test {meta['split']['test']}
+
+## Results
+
+- **{split_name.capitalize()} accuracy: {meta['test_accuracy']:.4f}** (n={sum(v['support'] for v in meta['per_class'].values())}), measured on the saved file as the plugin loads it
+- Validation accuracy: {meta['validation_accuracy']:.4f}; epochs run {meta['epochs_run']}, weights kept from epoch {meta['best_epoch']} (early stopping on validation loss)
+
+| class | precision | recall | support |
+|---|---|---|---|
+{rows}
+
+Confusion matrix ({split_name}; rows true, columns predicted):
+
+{head}
+{cm_lines}
+
+## Reproduce
+
+    {meta['command'] or '(trained through the Python API)'}
+"""
