@@ -38,9 +38,14 @@ A pipeline config is YAML:
 
 
 def _version() -> str:
-    from drid import __version__
+    # The installed distribution's version, as drid.__version__ reads it (the CLI sits below the
+    # top-level package, so it asks the metadata itself).
+    from importlib.metadata import PackageNotFoundError, version
 
-    return __version__
+    try:
+        return version("drid")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:

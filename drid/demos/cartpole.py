@@ -84,7 +84,7 @@ def run_cartpole_demo(path: str | None = None, out: Path = Path("out"), max_fram
     source = pipe.source.instance
     returns = [e["return"] for e in source.episodes]
     errors = angle_errors(keep)
-    report = {
+    report: dict[str, Any] = {
         "policy": str(policy),
         "episodes": len(returns),
         "returns": returns,
