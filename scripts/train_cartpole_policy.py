@@ -1,6 +1,6 @@
 """Reproduce drid/decide/models/cartpole-ppo.npz: the policy ``drid demo cartpole`` plays from pixels.
 
-It is drid's PPO trained on ``CartPoleFrames-v1`` (``drid.detect.cartpole``): CartPole-v1 seen
+It is drid's PPO trained on ``CartPoleFrames-v1`` (``drid.sources.cartpole``): CartPole-v1 seen
 the way the pixel pipeline sees it — measured position and angle with the detector's error,
 velocities from frame differences. Training keeps the checkpoint with the best greedy
 evaluation (its learning curve goes to out/cartpole-ppo-curve.png); the script then checks it
@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ENV = "drid.detect.cartpole:CartPoleFrames-v1"
+ENV = "drid.sources.cartpole:CartPoleFrames-v1"
 
 
 def main() -> int:

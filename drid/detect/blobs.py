@@ -7,9 +7,10 @@ from typing import Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import BoundingBox, Detection, Frame
 
 __all__ = ["BlobDetector", "find_blobs"]
@@ -60,11 +61,12 @@ def find_blobs(
     return out
 
 
-class BlobDetector:
+class BlobDetector(Plugin):
     """Dark (or light) blobs on a plain background: threshold, join strokes, connected components."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    drid_name = "blobs"
+
+    class Params(PluginParams):
         polarity: Literal["dark", "light"] = Field(default="dark", description="'dark' marks on a light page, or 'light' on dark")
         threshold: int | None = Field(default=None, ge=0, le=255, description="grey level separating ink from paper (default: Otsu's, per frame)")
         blur: int = Field(default=3, ge=0, le=31, description="Gaussian blur kernel before thresholding (0: none)")
@@ -80,13 +82,11 @@ class BlobDetector:
                 raise ValueError(f"max_area ({self.max_area}) is below min_area ({self.min_area})")
             return self
 
-    def __init__(self, polarity: str = "dark", threshold: int | None = None, blur: int = 3, merge: int = 3, min_area: float = 20.0,
-                 max_area: float | None = None, min_size: int = 3, label: str = "blob") -> None:
-        self.params = self.Params(polarity=polarity, threshold=threshold, blur=blur, merge=merge, min_area=min_area,  # type: ignore[arg-type]
-                                  max_area=max_area, min_size=min_size, label=label)
+    params: Params
 
     @hookimpl
     def drid_detect(self, frame: Frame) -> list[Detection]:
+        """One detection per blob of ``frame.image``, in reading order (rows, then left to right)."""
         if frame.image is None:
             return []
         p = self.params

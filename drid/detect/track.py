@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from scipy.optimize import linear_sum_assignment
 
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import BoundingBox, Detection, Frame, iou_matrix
 
 __all__ = ["KalmanBoxFilter", "Track", "Tracker"]
@@ -98,7 +99,7 @@ class Track:
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(4))
 
 
-class Tracker:
+class Tracker(Plugin):
     """Stable ``track_id`` and ``velocity`` (pixels/s) for the detect stage's detections: IoU
     matching of Kalman-predicted boxes with the Hungarian method (SORT).
 
@@ -109,8 +110,7 @@ class Tracker:
 
     drid_name = "track"
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Params(PluginParams):
         iou_threshold: float = Field(default=0.2, ge=0.0, lt=1.0, description="smallest IoU between a predicted box and a detection for a match")
         min_hits: int = Field(default=2, ge=1, description="matches in a row before a new track gets its id (birth)")
         max_age: int = Field(default=5, ge=0, description="frames a track survives without a match (death)")
@@ -119,15 +119,11 @@ class Tracker:
         accel: float = Field(default=2.0, gt=0, description="process noise: white acceleration in box heights per second²")
         measurement: float = Field(default=0.05, gt=0, description="measurement noise in box heights")
 
-    def __init__(self, iou_threshold: float = 0.2, min_hits: int = 2, max_age: int = 5, labels: list[str] | None = None,
-                 match_labels: bool = True, accel: float = 2.0, measurement: float = 0.05) -> None:
-        self.iou_threshold = iou_threshold
-        self.min_hits = min_hits
-        self.max_age = max_age
-        self.labels = set(labels) if labels else None
-        self.match_labels = match_labels
-        self.accel = accel
-        self.measurement = measurement
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.labels = set(self.params.labels) if self.params.labels else None
         self.reset()
 
     def reset(self) -> None:
@@ -139,10 +135,12 @@ class Tracker:
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
+        """Forgets the tracks of a previous run."""
         self.reset()
 
     @hookimpl(wrapper=True)
     def drid_detect(self, frame: Frame) -> Generator[None, Any, list[list[Detection]]]:
+        """Wraps the detect stage: its detections, with ids and velocities where tracks hold them."""
         parts = yield
         detections = [d for part in parts or [] for d in (part if isinstance(part, list) else [part])]
         return [self.update(frame.timestamp, detections)]
@@ -175,16 +173,16 @@ class Tracker:
         for pos, t in enumerate(self.tracks):
             if pos not in matched_tracks:
                 t.misses += 1
-        self.tracks = [t for t in self.tracks if t.misses <= self.max_age]
+        self.tracks = [t for t in self.tracks if t.misses <= self.params.max_age]
         for det_pos, i in enumerate(chosen):
             if det_pos not in matched_dets:
-                self.tracks.append(Track(id=0, label=detections[i].label, kf=KalmanBoxFilter(_cxcywh(detections[i].box), self.accel, self.measurement)))
-                if self.min_hits <= 1:
+                self.tracks.append(Track(id=0, label=detections[i].label, kf=KalmanBoxFilter(_cxcywh(detections[i].box), self.params.accel, self.params.measurement)))
+                if self.params.min_hits <= 1:
                     out[i] = self._stamp(detections[i], self.tracks[-1])
         return out
 
     def _stamp(self, detection: Detection, track: Track) -> Detection:
-        if track.id == 0 and track.hits >= self.min_hits:
+        if track.id == 0 and track.hits >= self.params.min_hits:
             track.id = self._next_id
             self._next_id += 1
             self.births += 1
@@ -199,8 +197,8 @@ class Tracker:
         boxes = np.array([d.box.as_xyxy() for d in detections], dtype=np.float64)
         predicted = np.array([t.predicted for t in self.tracks])
         iou = iou_matrix(boxes, predicted)
-        if self.match_labels:
+        if self.params.match_labels:
             same = np.array([[d.label == t.label for t in self.tracks] for d in detections])
             iou = np.where(same, iou, 0.0)
         rows, cols = linear_sum_assignment(-iou)
-        return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= self.iou_threshold and iou[r, c] > 0]
+        return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= self.params.iou_threshold and iou[r, c] > 0]

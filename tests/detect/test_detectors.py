@@ -11,7 +11,11 @@ from conftest import shared_file
 
 from drid import ConfigError, Frame, Pipeline
 from drid.demos.data import package_file
-from drid.detect.classical import CascadeDetector, HogPeopleDetector, LaneDetector, MotionDetector, cascade_path, merge_boxes, nms
+from drid.detect.boxes import merge_boxes, nms
+from drid.detect.cascade import CascadeDetector, cascade_path
+from drid.detect.lanes import LaneDetector
+from drid.detect.motion import MotionDetector
+from drid.detect.people import HogPeopleDetector
 from drid.eval.groundtruth import bundled_groundtruth, load_groundtruth
 from drid.eval.metrics import line_distance
 from drid.schemas import BoundingBox
@@ -208,3 +212,20 @@ def test_detectors_ignore_frames_without_pixels():
     frame = Frame(index=0, observation=np.zeros(3))
     for detector in (HogPeopleDetector(), CascadeDetector(), MotionDetector(), LaneDetector()):
         assert detector.drid_detect(frame) == []
+
+
+def test_detectors_built_in_python_validate_their_parameters_like_a_config():
+    with pytest.raises(ConfigError, match=r"params\.resize: plugin 'hog-people': Input should be greater than 0\.05"):
+        HogPeopleDetector(resize=-1.0, nms_iou=7)
+    with pytest.raises(ConfigError, match=r"params\.nms_iou: .*less than or equal to 1"):
+        HogPeopleDetector(nms_iou=7)
+    with pytest.raises(ConfigError, match=r"params\.min_neighbours: unknown parameter .*did you mean 'min_neighbors'"):
+        CascadeDetector(min_neighbours=3)
+    with pytest.raises(ConfigError, match=r"params\.method: .*'mog2' or 'knn'"):
+        MotionDetector(method="mog3")
+    with pytest.raises(ConfigError, match=r"canny_high \(10\) must not be below canny_low \(50\)"):
+        LaneDetector(canny_high=10)
+    # the same refusal from a config, with its location
+    with pytest.raises(ConfigError, match=r"detect\[0\]\.params\.resize: plugin 'hog-people': Input should be greater than 0\.05"):
+        Pipeline.from_config({"source": {"plugin": "images", "params": {"path": CAMERA}}, "detect": [{"plugin": "hog-people", "params": {"resize": -1.0}}]})
+    assert HogPeopleDetector(resize=0.5).params.resize == 0.5

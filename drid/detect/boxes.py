@@ -1,0 +1,65 @@
+"""Box utilities the detectors share: non-maximum suppression, merging nearby boxes, and finding
+at a scale (a detector may work on a resized image; its boxes come back in frame pixels)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from drid.schemas import BoundingBox, Frame, iou_matrix
+
+__all__ = ["frame_box", "merge_boxes", "nms", "scaled"]
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
+    """Indices of the boxes kept by greedy non-maximum suppression (best score first).
+
+    ``boxes`` is ``N×4`` xyxy; a box is dropped when its IoU with a kept, better box exceeds
+    ``iou_threshold``."""
+    if len(boxes) == 0:
+        return []
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    iou = iou_matrix(boxes, boxes)
+    keep: list[int] = []
+    suppressed = np.zeros(len(boxes), dtype=bool)
+    for i in order:
+        if suppressed[i]:
+            continue
+        keep.append(int(i))
+        suppressed |= iou[i] > iou_threshold
+    return keep
+
+
+def merge_boxes(boxes: list[tuple[int, int, int, int]], gap: float) -> list[tuple[int, int, int, int]]:
+    """Join xyxy boxes that overlap or lie within ``gap`` pixels of each other, until none do."""
+    merged = [list(b) for b in boxes]
+    changed = True
+    while changed:
+        changed = False
+        i = 0
+        while i < len(merged):
+            a = merged[i]
+            j = i + 1
+            while j < len(merged):
+                b = merged[j]
+                if a[0] - gap <= b[2] and b[0] - gap <= a[2] and a[1] - gap <= b[3] and b[1] - gap <= a[3]:
+                    a[:] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del merged[j]
+                    changed = True
+                else:
+                    j += 1
+            i += 1
+    return [(a[0], a[1], a[2], a[3]) for a in merged]
+
+
+def scaled(image: np.ndarray, factor: float) -> np.ndarray:
+    """``image`` resized by ``factor`` (area averaging to shrink, bilinear to enlarge)."""
+    if factor == 1.0:
+        return image
+    interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_LINEAR
+    return cv2.resize(image, None, fx=factor, fy=factor, interpolation=interpolation)
+
+
+def frame_box(x: float, y: float, w: float, h: float, factor: float, frame: Frame) -> BoundingBox:
+    """An ``x, y, w, h`` rectangle found at ``factor`` × the frame's size, in frame pixels, clipped."""
+    return BoundingBox.from_xywh(x / factor, y / factor, w / factor, h / factor).clip(frame.width, frame.height)

@@ -1,0 +1,129 @@
+"""The ``motion`` detector: whatever moves in front of a static camera, by background
+subtraction (OpenCV's MOG2 or KNN)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from drid.detect.boxes import frame_box, merge_boxes, scaled
+from drid.pipeline.context import RunContext
+from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
+from drid.schemas import Detection, Frame
+
+__all__ = ["MotionDetector"]
+
+
+class MotionDetector(Plugin):
+    """Whatever moves in front of a static camera: background subtraction (MOG2 or KNN) with
+    shadow removal, morphological clean-up, and one box per connected moving region above
+    ``min_area``.
+
+    Unsupervised: the background model learns from the frames themselves, so the first
+    ``warmup`` frames give no detections. A frame in which most pixels change (a scene cut, a
+    camera jump) restarts the model instead of reporting the whole frame. ``score`` is the
+    fraction of the box that moved."""
+
+    drid_name = "motion"
+
+    class Params(PluginParams):
+        method: Literal["mog2", "knn"] = Field(default="mog2", description="background model")
+        history: int = Field(default=100, ge=2, description="frames the background model remembers")
+        var_threshold: float | None = Field(default=None, gt=0, description="distance threshold of the model (default 25 for mog2, 400 for knn)")
+        detect_shadows: bool = Field(default=True, description="mark shadows (then they are removed, not reported as motion)")
+        learning_rate: float = Field(default=-1.0, le=1.0, description="-1: automatic (1/history); 0: frozen background")
+        resize: float = Field(default=1.0, gt=0.05, le=1.0, description="process at this fraction of the frame size (speed)")
+        blur: int = Field(default=5, ge=0, le=31, description="Gaussian blur kernel before subtraction (0: none)")
+        kernel: int = Field(default=5, ge=1, le=51, description="morphology kernel size (opening removes specks, closing joins parts)")
+        dilate: int = Field(default=2, ge=0, le=20, description="dilation iterations that join the parts of one object")
+        min_area: float = Field(default=400.0, ge=0, description="smallest region reported, in frame pixels")
+        merge_gap: float = Field(default=0.0, ge=0, description="join regions whose boxes are closer than this, in frame pixels (objects cut by a pole or railing)")
+        warmup: int = Field(default=5, ge=0, description="frames after a (re)start that only teach the model")
+        reset_fraction: float = Field(default=0.6, gt=0.0, le=1.0, description="a frame with more moving pixels than this restarts the model (scene cut)")
+        label: str = Field(default="motion", min_length=1)
+
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        p = self.params
+        self.var_threshold = p.var_threshold if p.var_threshold is not None else (25.0 if p.method == "mog2" else 400.0)
+        self.blur = p.blur | 1 if p.blur else 0  # Gaussian kernels are odd
+        self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (p.kernel, p.kernel))
+        self.labels = (p.label,)
+        self.resets = 0
+        self._model: Any = None
+        self._seen = 0
+        self.last_mask: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the background (a new scene)."""
+        p = self.params
+        if p.method == "mog2":
+            self._model = cv2.createBackgroundSubtractorMOG2(history=p.history, varThreshold=self.var_threshold, detectShadows=p.detect_shadows)
+        else:
+            self._model = cv2.createBackgroundSubtractorKNN(history=p.history, dist2Threshold=self.var_threshold, detectShadows=p.detect_shadows)
+        self._seen = 0
+
+    @hookimpl
+    def drid_start(self, context: RunContext) -> None:
+        """Starts a fresh background model."""
+        self.reset()
+        self.resets = 0
+
+    def mask(self, image: np.ndarray) -> np.ndarray | None:
+        """The cleaned foreground mask (255 = moving) at the processing size; ``None`` while
+        the model warms up or just restarted."""
+        p = self.params
+        if self._model is None:
+            self.reset()
+        small = scaled(image, p.resize)
+        if self.blur:
+            small = cv2.GaussianBlur(small, (self.blur, self.blur), 0)
+        raw = self._model.apply(small, learningRate=p.learning_rate)
+        self._seen += 1
+        # Shadows are 127 in the raw mask: keep only confident foreground.
+        _, fg = cv2.threshold(raw, 200, 255, cv2.THRESH_BINARY)
+        if self._seen <= p.warmup:
+            return None
+        if cv2.countNonZero(fg) > p.reset_fraction * fg.size:
+            self.reset()
+            self.resets += 1
+            self._model.apply(small, learningRate=1.0)
+            self._seen = 1
+            return None
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self.kernel)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self.kernel)
+        if p.dilate:
+            fg = cv2.dilate(fg, self.kernel, iterations=p.dilate)
+        return fg
+
+    @hookimpl
+    def drid_detect(self, frame: Frame) -> list[Detection]:
+        """One box per moving region of ``frame.image``, largest first."""
+        if frame.image is None:
+            return []
+        fg = self.mask(frame.image)
+        self.last_mask = fg
+        if fg is None:
+            return []
+        p = self.params
+        f = p.resize
+        count, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+        rects = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
+        if p.merge_gap:
+            rects = merge_boxes(rects, p.merge_gap * f)
+        out = []
+        min_area = p.min_area * f * f
+        for x1, y1, x2, y2 in rects:
+            w, h = x2 - x1, y2 - y1
+            moving = cv2.countNonZero(fg[y1:y2, x1:x2])
+            if w * h < min_area or moving < min_area / 2:
+                continue
+            out.append(Detection(box=frame_box(x1, y1, w, h, f, frame), score=float(min(1.0, moving / float(w * h))), label=p.label))
+        out.sort(key=lambda d: -d.box.area)
+        return out
