@@ -38,15 +38,19 @@ class SourceError(DridError):
 
 
 class StageError(DridError):
-    """A plugin failed on a frame under the ``fail`` policy, or returned the wrong type."""
+    """A plugin failed on a frame under the ``fail`` policy, or returned the wrong type.
 
-    def __init__(self, stage: str, plugin: str, frame: str, error: BaseException | str) -> None:
+    Names the stage, the plugin, the frame and, when known, the plugin's ``path`` in the config
+    (``detect[0]``): ``detect[0]: stage 'detect', plugin 'motion', frame clip.mp4#3: ...``."""
+
+    def __init__(self, stage: str, plugin: str, frame: str, error: BaseException | str, *, path: str = "") -> None:
         self.stage = stage
         self.plugin = plugin
         self.frame = frame
         self.error = error
+        self.path = path
         detail = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        super().__init__(f"stage '{stage}', plugin '{plugin}', frame {frame}: {detail}")
+        super().__init__(f"{path + ': ' if path else ''}stage '{stage}', plugin '{plugin}', frame {frame}: {detail}")
 
 
 def close_matches(word: str, choices: Iterable[str]) -> str:

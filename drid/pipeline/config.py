@@ -9,11 +9,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from drid.errors import ConfigError, close_matches, validation_message
+from drid.pipeline.hookspecs import PLACES, Place, Policy
 
 __all__ = ["ActorSpec", "EngineConfig", "PipelineConfig", "PluginSpec", "apply_overrides", "load_config"]
 
-Policy = Literal["fail", "skip", "continue"]
-STAGES = ("source", "detect", "recognize", "interpret", "decide", "sink")
 
 
 class ActorSpec(BaseModel):
@@ -60,20 +59,25 @@ class PluginSpec(BaseModel):
 class EngineConfig(BaseModel):
     """How the engine runs: ``mode`` (sequential or concurrent), the bound of each inter-stage
     queue, what a full queue does for a live source (``block`` or ``drop-oldest``), the error
-    policy (one for all stages or per stage), and an optional frame limit."""
+    policy (one for all stages or per stage: a single policy is read as that policy for every
+    place), and an optional frame limit."""
 
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["sequential", "concurrent"] = "sequential"
     queue_size: int = Field(default=4, ge=1, le=10_000)
     overflow: Literal["block", "drop-oldest"] = "block"
-    on_error: Policy | dict[Literal["source", "detect", "recognize", "interpret", "decide", "sink"], Policy] = "fail"
+    on_error: dict[Place, Policy] = Field(default_factory=dict)
     max_frames: int | None = Field(default=None, ge=1)
 
-    def policy(self, stage: str) -> Policy:
-        if isinstance(self.on_error, str):
-            return self.on_error
-        return self.on_error.get(stage, "fail")  # type: ignore[call-overload]
+    @field_validator("on_error", mode="before")
+    @classmethod
+    def _one_for_all(cls, value: Any) -> Any:
+        return dict.fromkeys(PLACES, value) if isinstance(value, str) else value
+
+    def policy(self, place: str) -> Policy:
+        """The error policy of ``place`` (``source``, a stage or ``sink``); ``fail`` by default."""
+        return next((policy for key, policy in self.on_error.items() if key == place), "fail")
 
 
 def _as_list(value: Any) -> Any:
@@ -127,16 +131,6 @@ class PipelineConfig(BaseModel):
                 parent_fields = _fields_at(cls, err["loc"][:-1])
                 msg = "unknown key" + (close_matches(str(err["loc"][-1]), parent_fields) or "")
             raise ConfigError(msg, path=loc, where=where) from None
-
-    def entries(self) -> list[tuple[str, str, PluginSpec]]:
-        """Every plugin spec as ``(stage, config path, spec)``, in pipeline order."""
-        out: list[tuple[str, str, PluginSpec]] = [("source", "source", self.source)]
-        for stage in ("detect", "recognize", "interpret"):
-            out += [(stage, f"{stage}[{i}]", s) for i, s in enumerate(getattr(self, stage))]
-        if self.decide is not None:
-            out.append(("decide", "decide", self.decide))
-        out += [("sink", f"sinks[{i}]", s) for i, s in enumerate(self.sinks)]
-        return out
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

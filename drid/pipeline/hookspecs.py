@@ -29,7 +29,7 @@ Rules that hold for every hook:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import pluggy
 
@@ -168,23 +168,28 @@ def drid_write(record: FrameRecord) -> None:
     """
 
 
-STAGE_HOOKS = {
-    "detect": "drid_detect",
-    "recognize": "drid_recognize",
-    "interpret": "drid_interpret",
-    "decide": "drid_decide",
-}
+# -- the vocabulary: stage names, places in a config, error policies (spelled here only) --------
+
+Stage = Literal["detect", "recognize", "interpret", "decide"]
+"""A stage of the pipeline (``STAGES`` in order)."""
+Place = Literal["source", Stage, "sink"]
+"""A place in a pipeline config: the source, a stage or the sinks (``PLACES`` in order)."""
+Policy = Literal["fail", "skip", "continue"]
+"""What a plugin's exception does to the frame (``ERROR_POLICIES``): stop the run, drop the frame,
+or record a ``PluginFault`` and go on."""
+
+STAGES: tuple[str, ...] = get_args(Stage)
+PLACES: tuple[str, ...] = get_args(Place)
+ERROR_POLICIES: tuple[str, ...] = get_args(Policy)
+
+STAGE_HOOKS = {stage: f"drid_{stage}" for stage in STAGES}
 """The four stage hooks, by stage name, in pipeline order."""
 
-ROLE_HOOKS = {
+ROLE_HOOKS: dict[str, tuple[str, ...]] = {
     "source": ("drid_frames", "drid_act"),
-    "detect": ("drid_detect",),
-    "recognize": ("drid_recognize",),
-    "interpret": ("drid_interpret",),
-    "decide": ("drid_decide", "drid_learn"),
+    **{stage: (hook,) for stage, hook in STAGE_HOOKS.items()},
     "sink": ("drid_write",),
 }
-"""Which hooks make a plugin fit for each place in a pipeline config (any one of them suffices
-except for ``source``, which needs ``drid_frames``, and ``decide``, which needs ``drid_decide``)."""
-
-LIFECYCLE_HOOKS = ("drid_start", "drid_stop")
+ROLE_HOOKS["decide"] += ("drid_learn",)
+"""Which hooks make a plugin fit for each place in a pipeline config (the first one is needed,
+the others are optional)."""

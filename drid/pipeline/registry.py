@@ -225,6 +225,22 @@ class Registry:
         self._infos[name] = info
         return info
 
+    def name_of(self, cls: type) -> str | None:
+        """The name this registry knows the plugin class ``cls`` by (its entry-point name, or the
+        name it was added under), or ``None``. Only entry points that can be ``cls`` are loaded."""
+        for name, info in self._infos.items():
+            if info.cls is cls and ":" not in name:
+                return name
+        target = f"{cls.__module__}:{cls.__qualname__}"
+        for name, ep in self._entries.items():
+            if name in self._infos:
+                continue
+            if ep.value == target or ep.value.rpartition(":")[2] == cls.__qualname__:
+                info = self.info(name)  # the entry point may re-export the class from elsewhere
+                if info.cls is cls:
+                    return name
+        return None
+
     def get(self, name: str, *, path: str = "plugin", where: str = "") -> PluginInfo:
         """Like :meth:`info` but raises ``ConfigError`` (unknown name, with close matches) or
         ``ConfigError`` naming the import failure. A name of the form ``module:Class`` that is not

@@ -7,7 +7,7 @@ same reason (plugins may return lists; validation turns them into tuples).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictFloat, StrictInt, StrictStr, field_validator
@@ -38,7 +38,7 @@ Image = Annotated[np.ndarray, Array(dtype="uint8", shape=(None, None, 3), pixels
 #: A numeric array of any shape (observations, feature vectors); JSON as nested lists.
 Vector = Annotated[np.ndarray, Array()]
 #: An action: a discrete index, a named action ("STOP"), a scalar or a continuous vector.
-Action = Union[StrictInt, StrictFloat, StrictStr, tuple[float, ...]]
+Action = StrictInt | StrictFloat | StrictStr | tuple[float, ...]
 
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 Label = Annotated[str, Field(min_length=1)]
@@ -284,5 +284,3 @@ def build_objects(detections: tuple[Detection, ...] | list[Detection], recogniti
             best[rec.detection] = rec
     return tuple(SceneObject.from_detection(i, d, best.get(i)) for i, d in enumerate(detections))
 
-
-Stage = Literal["source", "detect", "recognize", "interpret", "decide", "sink"]

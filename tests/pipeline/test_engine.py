@@ -153,7 +153,7 @@ class ReturnsNone:
 
 def test_wrong_return_type_is_attributed():
     pipe = Pipeline(source=SyntheticSource(n=2, source="cam"), detect=[WrongType()])
-    with pytest.raises(StageError, match=r"stage 'detect', plugin 'wrong-type', frame cam#0: returned an invalid list\[Detection\]: 0.box"):
+    with pytest.raises(StageError, match=r"stage 'detect', plugin 'wrong-type', frame cam#0: returned an invalid list\[Detection\]: \[0\]\.box"):
         pipe.run()
     pipe = Pipeline(source=SyntheticSource(n=2, source="cam"), decide=ReturnsNone())
     with pytest.raises(StageError, match=r"plugin 'returns-none'.*returned an invalid Decision"):
