@@ -23,11 +23,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from drid.errors import ConfigError, DridError, close_matches
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import Decision, Frame, Transition
 from drid.sources.media import Sized
 
@@ -118,13 +119,12 @@ class _Copy:
         self.first = True
 
 
-class GymSource:
+class GymSource(Plugin):
     """A gymnasium environment as a closed-loop source: observations in, decisions' actions out."""
 
     drid_name = "gym"
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Params(PluginParams):
         env: str = Field(description="registered gymnasium environment id, e.g. CartPole-v1")
         kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for gymnasium.make")
         seed: int | None = Field(default=0, description="seed of the first copy (copy k gets seed+k); null for unseeded")
@@ -148,28 +148,17 @@ class GymSource:
                 raise ValueError("give 'episodes' or 'steps' (or both): a gym source without either never ends")
             return self
 
-    def __init__(
-        self,
-        env: str,
-        kwargs: dict[str, Any] | None = None,
-        seed: int | None = 0,
-        num_envs: int = 1,
-        episodes: int | None = 1,
-        steps: int | None = None,
-        pixels: bool = False,
-        actions: dict[str, Any] | None = None,
-    ) -> None:
-        check_env_id(env)
-        if episodes is None and steps is None:
-            raise ValueError("give 'episodes' or 'steps' (or both): a gym source without either never ends")
-        self.env_id = env
-        self.kwargs = dict(kwargs or {})
-        self.seed = seed
-        self.num_envs = num_envs
-        self.max_episodes = episodes
-        self.max_steps = steps
-        self.pixels = pixels
-        self.actions = dict(actions or {})
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        p = self.params
+        self.env_id = p.env
+        self.num_envs = p.num_envs
+        self.max_episodes = p.episodes
+        self.max_steps = p.steps
+        #: Named actions, coerced to the action space's form at ``drid_start``.
+        self.actions: dict[str, Any] = dict(p.actions)
         self.copies: list[_Copy] = []
         #: Finished episodes in order of completion: ``{"env_index", "episode", "return", "length"}``.
         self.episodes: list[dict[str, Any]] = []
@@ -177,23 +166,25 @@ class GymSource:
         self.defaulted_actions = 0
         self.action_space: Any = None
         self.observation_space: Any = None
-        self._rng = np.random.default_rng(seed)
         self._fps = 50.0
 
     # -- lifecycle ------------------------------------------------------------------------------
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
+        """Makes the environment copies and resets each with its seed."""
         self.close()
-        render = "rgb_array" if self.pixels else None
-        self.copies = [_Copy(make_env(self.env_id, self.kwargs, render), k) for k in range(self.num_envs)]
+        p = self.params
+        render = "rgb_array" if p.pixels else None
+        self.copies = [_Copy(make_env(self.env_id, dict(p.kwargs), render), k) for k in range(self.num_envs)]
         first = self.copies[0].env
         self.action_space = first.action_space
         self.observation_space = first.observation_space
-        if self.pixels and "rgb_array" not in first.metadata.get("render_modes", []):
+        if p.pixels and "rgb_array" not in first.metadata.get("render_modes", []):
             raise ConfigError(f"gymnasium environment '{self.env_id}' cannot render rgb_array frames (pixels: true)", path="pixels")
         self._fps = float(first.metadata.get("render_fps") or 50.0)
-        if self.seed is not None:
-            self.action_space.seed(self.seed)
+        if p.seed is not None:
+            self.action_space.seed(p.seed)
+        self.actions = dict(p.actions)
         for name, action in self.actions.items():
             try:
                 self.actions[name] = coerce_action(self.action_space, action)
@@ -203,10 +194,11 @@ class GymSource:
         self.total_steps = 0
         self.defaulted_actions = 0
         for copy in self.copies:
-            self._reset(copy, seed=None if self.seed is None else self.seed + copy.index)
+            self._reset(copy, seed=None if p.seed is None else p.seed + copy.index)
 
     @hookimpl
     def drid_stop(self, summary: RunSummary) -> None:
+        """Notes the episodes' returns and lengths in the summary and closes the environments."""
         if self.episodes:
             returns = np.array([e["return"] for e in self.episodes])
             lengths = np.array([e["length"] for e in self.episodes])
@@ -233,7 +225,7 @@ class GymSource:
         copy.first = True
 
     def _render(self, copy: _Copy) -> np.ndarray | None:
-        if not self.pixels:
+        if not self.params.pixels:
             return None
         rgb = copy.env.render()
         return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
@@ -245,6 +237,7 @@ class GymSource:
 
     @hookimpl
     def drid_frames(self) -> Iterator[Frame] | Sized[Frame]:
+        """The copies' observations, round-robin, until the episode or step limit."""
         if self.max_episodes is None and self.max_steps is not None:
             return Sized(self._frames, self.max_steps)  # a known length: the progress bar shows a total
         return self._frames()
@@ -323,7 +316,9 @@ class GymSource:
 
     @hookimpl
     def drid_act(self, frame: Frame, decision: Decision | None) -> Transition | None:
-        k = int(frame.meta.get("env_index", 0)) if isinstance(frame.meta.get("env_index", 0), int) else 0
+        """Steps the frame's copy with the decision's action (a random one without a decision)."""
+        named = frame.meta.get("env_index", 0)
+        k = int(named) if isinstance(named, int) else 0
         if not 0 <= k < len(self.copies):
             raise DridError(f"gym {self.env_id}: frame #{frame.index} names env copy {k}, but there are {len(self.copies)}")
         copy = self.copies[k]

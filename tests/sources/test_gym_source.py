@@ -161,3 +161,12 @@ def test_action_space_mismatch_is_a_clear_error():
 def test_a_source_without_an_end_is_refused():
     with pytest.raises(ConfigError, match="give 'episodes' or 'steps'"):
         Pipeline(source=("gym", {"env": "CartPole-v1", "episodes": None}))
+
+
+def test_a_gym_source_built_in_python_is_validated_like_a_config():
+    with pytest.raises(ConfigError, match=r"params: plugin 'gym': Value error, give 'episodes' or 'steps'"):
+        GymSource(env="CartPole-v1", episodes=None)
+    with pytest.raises(ConfigError, match=r"params\.env: .*unknown gymnasium environment 'CartPol-v1'"):
+        GymSource(env="CartPol-v1")
+    with pytest.raises(ConfigError, match=r"params\.num_envs: .*greater than or equal to 1"):
+        GymSource(env="CartPole-v1", num_envs=0)

@@ -62,3 +62,15 @@ def test_camera_index_is_live_and_files_are_not():
     assert not VideoSource(path=str(BIKES)).live
     with pytest.raises(SourceError, match="file not found"):
         frames_of(VideoSource(path="no/such/clip.mp4"))
+
+
+def test_sources_built_in_python_validate_their_parameters_like_a_config(sample_photos):
+    with pytest.raises(ConfigError, match=r"params\.stride: plugin 'images': Input should be greater than or equal to 1"):
+        ImageSource(path=str(sample_photos), stride=0)
+    with pytest.raises(ConfigError, match=r"params: plugin 'video': Value error, stop \(2\) must be after start \(3\)"):
+        VideoSource(path=str(BIKES), start=3, stop=2)
+    with pytest.raises(ConfigError, match=r"params\.path: plugin 'video': required but missing"):
+        VideoSource()
+    with pytest.raises(ConfigError, match=r"params\.strides: unknown parameter .*did you mean 'stride'"):
+        VideoSource(path=str(BIKES), strides=2)
+    assert ImageSource(path=str(sample_photos), stride=2).params.stride == 2
