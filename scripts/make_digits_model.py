@@ -1,6 +1,6 @@
 """Rebuild the bundled ``digits`` model (drid/recognize/models/digits.*) from scikit-learn's bundled digits.
 
-    .venv/bin/python scripts/make_digits_model.py [--out drid/models] [--work out/digits-build]
+    .venv/bin/python scripts/make_digits_model.py [--out drid/recognize/models] [--work out/digits-build]
 
 Fixed seeds throughout. 80% of the 1,797 digits (``drid.demos.digits.digits_split``) are drawn as
 page-like crops: each digit is rendered as dark ink on white at a random size, found with the
@@ -54,7 +54,7 @@ def write_crops(folder: Path, indices: np.ndarray, images: np.ndarray, targets: 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--out", default="drid/models", help="where the bundle goes (default: drid/models)")
+    parser.add_argument("--out", default="drid/recognize/models", help="where the bundle goes (default: drid/recognize/models)")
     parser.add_argument("--work", default="out/digits-build", help="scratch folder for crops and plots")
     args = parser.parse_args()
 

