@@ -8,11 +8,12 @@ from typing import Any
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from drid.errors import DridError
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import FrameRecord
 from drid.sinks.draw import Annotator
 
@@ -21,8 +22,9 @@ __all__ = ["VIDEO_SUFFIXES", "AnnotatedVideoSink", "FramesSink"]
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 
 
-class _DrawingParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _DrawingParams(PluginParams):
+    """What both sinks draw, and how large."""
+
     trail: int = Field(default=30, ge=0, le=1000, description="past centres shown behind each track (0: no trails)")
     facts: bool = Field(default=True, description="show the scene's situations and facts")
     banner: bool = Field(default=True, description="show the decision as a banner")
@@ -47,19 +49,25 @@ class _DrawingParams(BaseModel):
         return value
 
 
+def _annotator(p: _DrawingParams) -> Annotator:
+    return Annotator(trail=p.trail, facts=p.facts, banner=p.banner, zones=p.zones, lines=p.lines)
+
+
 def _resized(image: np.ndarray, scale: float) -> np.ndarray:
     if scale == 1.0:
         return image
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
-class AnnotatedVideoSink:
+class AnnotatedVideoSink(Plugin):
     """An MP4 (or AVI) of the annotated frames: boxes, labels, scores, track ids and trails, lane
     lines, zones, the scene's facts and the decision, written with OpenCV's ``VideoWriter``.
 
     The frame rate comes from ``fps`` or, by default, from the first two frames' timestamps. Frames
     of another size than the first are fitted into it (letterboxed). Frames without pixels are
     skipped and counted."""
+
+    drid_name = "annotated-video"
 
     class Params(_DrawingParams):
         path: str = Field(description="output video file (.mp4 or .avi); folders are created")
@@ -73,13 +81,12 @@ class AnnotatedVideoSink:
                 raise ValueError(f"'{value}' needs a video file suffix ({', '.join(VIDEO_SUFFIXES)}): OpenCV picks the container by it")
             return value
 
-    def __init__(self, path: str, fps: float | None = None, codec: str = "mp4v", trail: int = 30, facts: bool = True,
-                 banner: bool = True, scale: float = 1.0, zones: list[dict[str, Any]] | None = None, lines: list[dict[str, Any]] | None = None) -> None:
-        self.path = Path(path)
-        self.fps = fps
-        self.codec = codec
-        self.scale = scale
-        self.annotator = Annotator(trail=trail, facts=facts, banner=banner, zones=zones or (), lines=lines or ())
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.path = Path(self.params.path)
+        self.annotator = _annotator(self.params)
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self._pending: tuple[np.ndarray, float] | None = None
@@ -88,6 +95,7 @@ class AnnotatedVideoSink:
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
+        """Creates the output folder; the writer opens with the first frame (or two)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -97,9 +105,9 @@ class AnnotatedVideoSink:
         self.frames_written = self.frames_without_image = 0
 
     def _open(self, size: tuple[int, int], fps: float) -> cv2.VideoWriter:
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), fps, size)
+        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self.params.codec), fps, size)
         if not writer.isOpened():
-            raise DridError(f"annotated-video: cannot write '{self.path}' with codec '{self.codec}'")
+            raise DridError(f"annotated-video: cannot write '{self.path}' with codec '{self.params.codec}'")
         return writer
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
@@ -121,19 +129,20 @@ class AnnotatedVideoSink:
 
     @hookimpl
     def drid_write(self, record: FrameRecord) -> None:
+        """Annotates the frame and writes it to the video (frames without pixels are counted)."""
         if record.frame.image is None:
             self.frames_without_image += 1
             return
-        image = _resized(self.annotator.annotate(record), self.scale)
+        image = _resized(self.annotator.annotate(record), self.params.scale)
         if self._writer is not None:
             self._emit(image)
             return
         # The writer needs the frame rate up front: hold the first frame until the second one's
         # timestamp tells it (or until the end of the run).
-        if self._pending is None and self.fps is None:
+        if self._pending is None and self.params.fps is None:
             self._pending = (image, record.frame.timestamp)
             return
-        fps = self.fps or _rate(self._pending[1] if self._pending else None, record.frame.timestamp)
+        fps = self.params.fps or _rate(self._pending[1] if self._pending else None, record.frame.timestamp)
         self._start_writer(image if self._pending is None else self._pending[0], fps)
         if self._pending is not None:
             self._emit(self._pending[0])
@@ -146,8 +155,9 @@ class AnnotatedVideoSink:
 
     @hookimpl
     def drid_stop(self, summary: RunSummary) -> None:
+        """Writes a held first frame, closes the video so it plays, and notes skipped frames."""
         if self._pending is not None:
-            self._start_writer(self._pending[0], self.fps or 25.0)
+            self._start_writer(self._pending[0], self.params.fps or 25.0)
             self._emit(self._pending[0])
             self._pending = None
         if self._writer is not None:
@@ -163,30 +173,42 @@ def _rate(t0: float | None, t1: float) -> float:
     return float(min(max(1.0 / (t1 - t0), 1.0), 240.0))
 
 
-class FramesSink:
+class FramesSink(Plugin):
     """Annotated PNGs of every ``every``-th frame (and of the first), named by frame index."""
+
+    drid_name = "frames"
 
     class Params(_DrawingParams):
         path: str = Field(description="output folder; created if missing")
         every: int = Field(default=25, ge=1, description="write one frame in this many")
         pattern: str = Field(default="frame_{index:06d}.png", description="file name, formatted with the frame's index")
 
-    def __init__(self, path: str, every: int = 25, pattern: str = "frame_{index:06d}.png", trail: int = 30, facts: bool = True,
-                 banner: bool = True, scale: float = 1.0, zones: list[dict[str, Any]] | None = None, lines: list[dict[str, Any]] | None = None) -> None:
-        try:
-            pattern.format(index=0)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"pattern '{pattern}' must format with {{index}} only ({exc})") from None
-        self.path = Path(path)
-        self.every = every
-        self.pattern = pattern
-        self.scale = scale
-        self.annotator = Annotator(trail=trail, facts=facts, banner=banner, zones=zones or (), lines=lines or ())
+        @field_validator("pattern")
+        @classmethod
+        def _formats(cls, value: str) -> str:
+            try:
+                value.format(index=0)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"pattern '{value}' must format with {{index}} only ({exc})") from None
+            return value
+
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.path = Path(self.params.path)
+        self.annotator = _annotator(self.params)
         self.written: list[Path] = []
         self._seen = 0
 
+    @property
+    def every(self) -> int:
+        """One frame in this many is written."""
+        return self.params.every
+
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
+        """Creates the output folder."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -197,12 +219,13 @@ class FramesSink:
 
     @hookimpl
     def drid_write(self, record: FrameRecord) -> None:
+        """Writes every ``every``-th frame as an annotated picture (all frames feed the trails)."""
         seen, self._seen = self._seen, self._seen + 1
-        if record.frame.image is None or seen % self.every:
+        if record.frame.image is None or seen % self.params.every:
             self.annotator.observe(record)  # trails need every frame
             return
         image = self.annotator.annotate(record)
-        target = self.path / self.pattern.format(index=record.frame.index)
-        if not cv2.imwrite(str(target), _resized(image, self.scale)):
+        target = self.path / self.params.pattern.format(index=record.frame.index)
+        if not cv2.imwrite(str(target), _resized(image, self.params.scale)):
             raise DridError(f"frames: cannot write '{target}'")
         self.written.append(target)

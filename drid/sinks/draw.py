@@ -247,6 +247,11 @@ def draw_banner(image: np.ndarray, decision: Decision | None, scale: float | Non
     cv2.putText(image, text, (6, h - base - 6), _FONT, s, (255, 255, 255), 1, cv2.LINE_AA)
 
 
+def _names(value: Any) -> Sequence[Any]:
+    """A list attribute (``zones`` of an object) as a sequence; anything else as none."""
+    return value if isinstance(value, (list, tuple)) else ()
+
+
 class Annotator:
     """Draws records in frame order, remembering each track's trail.
 
@@ -302,7 +307,7 @@ class Annotator:
         self.observe(record)
         draw_lane_area(image, record.detections)
         if self.zones:
-            occupied = {z for o in record.objects() for z in (o.attributes.get("zones") or ()) if isinstance(z, str)}
+            occupied = {z for o in record.objects() for z in _names(o.attributes.get("zones")) if isinstance(z, str)}
             draw_zones(image, self.zones, occupied, scale)
         if self.lines:
             draw_lines(image, self.lines, self._crossings, scale)

@@ -12,14 +12,15 @@ import datetime as _dt
 import json
 import re
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import cv2
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from drid.errors import DridError
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
 from drid.recognize.crops import crop_box
 from drid.schemas import FrameRecord
 
@@ -32,11 +33,12 @@ def _safe(name: str) -> str:
     return _SAFE.sub("_", name).strip("._") or "unnamed"
 
 
-class HarvestSink:
+class HarvestSink(Plugin):
     """Save detection crops into a dataset folder, one sub-folder per label (for drid train classifier)."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    drid_name = "harvest"
+
+    class Params(PluginParams):
         path: str = Field(description="dataset folder to write (one sub-folder per label); created if missing")
         label_from: Literal["recognition", "detection", "none"] = Field(
             default="detection", description="folder name: the best recognition's label, the detector's label, or 'none' (all in unlabeled/)")
@@ -49,11 +51,11 @@ class HarvestSink:
         max_crops: int | None = Field(default=None, ge=1, description="stop saving after this many crops")
         format: Literal["png", "jpg"] = Field(default="png", description="image file format")
 
-    def __init__(self, path: str, label_from: str = "detection", only: list[str] | None = None, padding: float = 0.1, square: bool = True,
-                 min_size: int = 12, every: int = 1, per_track: int | None = None, max_crops: int | None = None, format: str = "png") -> None:
-        self.params = self.Params(path=path, label_from=label_from, only=only, padding=padding, square=square, min_size=min_size,  # type: ignore[arg-type]
-                                  every=every, per_track=per_track, max_crops=max_crops, format=format)
-        self.root = Path(path).expanduser()
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.root = Path(self.params.path).expanduser()
         self.saved = 0
         self.counts: dict[str, int] = {}
         self._per_track: dict[tuple[str, int], int] = {}
@@ -64,6 +66,7 @@ class HarvestSink:
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
+        """Creates the dataset folder and opens its ``crops.jsonl``."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self._index = open(self.root / "crops.jsonl", "a", encoding="utf-8")
@@ -74,6 +77,7 @@ class HarvestSink:
 
     @hookimpl
     def drid_write(self, record: FrameRecord) -> None:
+        """Saves the frame's detection crops that pass the filters, each in its label's folder."""
         p = self.params
         frame = record.frame
         self._frames += 1
@@ -122,6 +126,7 @@ class HarvestSink:
 
     @hookimpl
     def drid_stop(self, summary: RunSummary) -> None:
+        """Closes ``crops.jsonl`` and writes ``harvest.json`` (settings and counts)."""
         if self._index is not None:
             self._index.close()
             self._index = None

