@@ -6,7 +6,6 @@ IoU threshold (AP@0.5 by default) and the mean IoU of the matches."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ import numpy as np
 from drid.errors import ConfigError
 from drid.eval.groundtruth import GroundTruth, ImageTruth, load_groundtruth, resolve_image
 from drid.eval.metrics import Counts, average_precision, line_distance, match_boxes
+from drid.pipeline.engine import Pipeline
+from drid.pipeline.hookspecs import hookimpl
 from drid.schemas import Detection, Frame
 from drid.sources.media import to_bgr
 
@@ -133,25 +134,43 @@ def make_detector(name: str, params: dict[str, Any] | None = None) -> Any:
     return info.instantiate(params or {}, path="--param")
 
 
+class _Frames:
+    """The source of one evaluation run: the ground-truth frames, in order."""
+
+    drid_name = "groundtruth"
+
+    def __init__(self, frames: list[Frame]) -> None:
+        self.frames = frames
+
+    @hookimpl
+    def drid_frames(self) -> list[Frame]:
+        return self.frames
+
+
+def _plugins(detector: Any) -> list[Any]:
+    """The plugins of the detect stage: one detector, or a list (wrappers such as ``track`` with
+    the detectors they wrap)."""
+    return list(detector) if isinstance(detector, (list, tuple)) else [detector]
+
+
 def evaluate_detector(detector: Any, groundtruth: GroundTruth | str | Path, *, labels: list[str] | None = None, iou_threshold: float = 0.5,
                       line_tolerance: float = 20.0, base: Path | None = None, name: str | None = None) -> EvalReport:
-    """Run ``detector`` (a plugin instance with ``drid_detect``) on every available image of the
-    ground truth and score it. ``labels`` restricts the evaluation (default: the detector's
-    ``labels`` attribute when it has one, else every label it output or the truth holds)."""
+    """Run ``detector`` (a plugin instance with ``drid_detect``, or a list of them for the detect
+    stage, such as a ``track`` wrapper with its detector) on every available image of the ground
+    truth and score it. The detector runs in a real ``Pipeline`` (its hooks are called as in any
+    run); each video clip of the truth starts a new run, so it starts from a clean slate.
+    ``labels`` restricts the evaluation (default: the detectors' ``labels`` attributes when they
+    have them, else every label they output or the truth holds)."""
     where = "ground truth"
     if not isinstance(groundtruth, GroundTruth):
         where = str(groundtruth)
         groundtruth, base = load_groundtruth(groundtruth)
     base = base or Path.cwd()
-    start = getattr(detector, "drid_start", None)
-    context = None
-    if start is not None:
-        from drid.pipeline.context import RunContext
-
-        context = RunContext(name="eval", mode="sequential", stages={"detect": [name or type(detector).__name__]})
-        start(context)
-    declared = list(labels) if labels else list(getattr(detector, "labels", None) or [])
+    plugins = _plugins(detector)
+    declared = list(labels) if labels else [label for p in plugins for label in (getattr(p, "labels", None) or [])]
     images: list[ImageResult] = []
+    # Runs of frames: a video clip begins a new run (drid_start again); stills join the run before.
+    runs: list[list[tuple[Frame, ImageResult]]] = [[]]
     for index, truth in enumerate(groundtruth.images):
         path = resolve_image(truth.image, base)
         result = ImageResult(truth=truth, path=path)
@@ -159,18 +178,21 @@ def evaluate_detector(detector: Any, groundtruth: GroundTruth | str | Path, *, l
         if path is None or (declared and not any(truth.covers(label) for label in declared)):
             continue  # not here, or annotated for other labels only: nothing to score
         result.scored = True
-        if truth.frame is not None and start is not None:
-            start(context)  # a video starts from a clean slate
         frames = _video_frames(path, truth, where, index) if truth.frame is not None else [(0.0, _read_image(path, where, index))]
         image = frames[-1][1]
         if truth.size is not None and (image.shape[1], image.shape[0]) != tuple(truth.size):
             raise ConfigError(f"'{path}' is {image.shape[1]}x{image.shape[0]}, the ground truth says {truth.size[0]}x{truth.size[1]}",
                               path=f"images[{index}].size", where=where)
-        for n, (timestamp, pixels) in enumerate(frames):
-            t0 = time.perf_counter()
-            found = list(detector.drid_detect(frame=Frame(index=n, timestamp=timestamp, source=str(path), image=pixels)))
-            result.seconds = time.perf_counter() - t0
-        result.detections = found
+        if truth.frame is not None and runs[-1]:
+            runs.append([])
+        runs[-1] += [(Frame(index=n, timestamp=timestamp, source=str(path), image=pixels), result) for n, (timestamp, pixels) in enumerate(frames)]
+    for run in runs:
+        if not run:
+            continue
+        pipe = Pipeline(source=_Frames([frame for frame, _ in run]), detect=plugins, name="eval")
+        for record, (_, result) in zip(pipe, run):
+            result.detections = list(record.detections)  # the image's last frame counts
+            result.seconds = record.timings_ms.get("detect", 0.0) / 1e3
 
     chosen = declared or sorted(groundtruth.labels() | {d.label for r in images for d in r.detections})
     per_label = {label: LabelResult(label) for label in chosen}
@@ -190,7 +212,7 @@ def evaluate_detector(detector: Any, groundtruth: GroundTruth | str | Path, *, l
                 _score_lines(r, res, mine, lines, line_tolerance)
             else:
                 _score_boxes(r, res, mine, objects, iou_threshold)
-    return EvalReport(detector=name or type(detector).__name__, groundtruth=where, iou_threshold=iou_threshold,
+    return EvalReport(detector=name or "+".join(type(p).__name__ for p in plugins), groundtruth=where, iou_threshold=iou_threshold,
                       line_tolerance=line_tolerance, labels=chosen, per_label=per_label, images=images)
 
 

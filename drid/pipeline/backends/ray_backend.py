@@ -18,9 +18,10 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field
 
 from drid.errors import DridError
+from drid.pipeline._binding import BoundHook, bind, plugin_manager
 from drid.pipeline.backends.shards import DistributedSummary, Shard, ShardResult, run_shard
 from drid.pipeline.config import PluginSpec
-from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.hookspecs import STAGES, hookimpl
 
 __all__ = ["ActorProxy", "StageActor", "connect", "run_on_ray"]
 
@@ -91,15 +92,19 @@ class StageActor:
         from drid.pipeline.registry import default_registry
 
         self.instance = default_registry().get(plugin).instantiate(params)
+        self.pm = plugin_manager([(plugin, self.instance, plugin)])
         self.plugin = plugin
         self.max_batch = max_batch
         self.wait = wait_ms / 1e3
         self.pending: list[tuple[str, dict[str, Any], Any]] = []
         self.timer: Any = None
         self.batch_sizes: list[int] = []
-        start = getattr(self.instance, "drid_start", None)
+        start = self._bound("drid_start")
         if start is not None:
-            start(RunContext(name=f"actor:{plugin}", mode="actor"))
+            start(context=RunContext(name=f"actor:{plugin}", mode="actor"))
+
+    def _bound(self, hook: str) -> BoundHook | None:
+        return bind(self.pm, self.instance, hook)
 
     async def call(self, hook: str, kwargs: dict[str, Any]) -> Any:
         import asyncio
@@ -132,8 +137,10 @@ class StageActor:
                 if batch_call is not None:
                     results = list(batch_call(hook, [kw for kw, _ in calls]))
                 else:
-                    fn = getattr(self.instance, hook)
-                    results = [fn(**kw) for kw, _ in calls]
+                    bound = self._bound(hook)
+                    if bound is None:
+                        raise TypeError(f"plugin '{self.plugin}' does not implement {hook}")
+                    results = [bound.call(kw) for kw, _ in calls]
             except Exception as exc:  # every caller of the batch sees the plugin's error
                 for _, future in calls:
                     future.set_exception(exc)
@@ -147,9 +154,9 @@ class StageActor:
     async def stop(self) -> None:
         from drid.pipeline.stats import RunSummary
 
-        stop = getattr(self.instance, "drid_stop", None)
+        stop = self._bound("drid_stop")
         if stop is not None:
-            stop(RunSummary(name=f"actor:{self.plugin}", mode="actor"))
+            stop(summary=RunSummary(name=f"actor:{self.plugin}", mode="actor"))
 
 
 class ActorProxy:
@@ -193,7 +200,7 @@ def start_actors(data: dict[str, Any], prefix: str) -> tuple[dict[str, Any], lis
     ray = _ray()
     out = copy.deepcopy(data)
     handles = []
-    for stage in ("detect", "recognize", "interpret", "decide"):
+    for stage in STAGES:
         entries = out.get(stage)
         items = entries if isinstance(entries, list) else [entries] if entries else []
         for i, entry in enumerate(items):
