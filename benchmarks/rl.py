@@ -164,9 +164,9 @@ def main() -> int:
             run_sb3_ppo(99, 2_048, 10**9)
     results: dict[str, list[dict[str, Any]]] = {"drid-ppo": [], "drid-dqn": [], "sb3-ppo": []}
     for seed in range(args.seeds):
-        runs = [("drid-ppo", lambda: run_drid("ppo", seed, 100_000, 5_120)), ("drid-dqn", lambda: run_drid("dqn", seed, 50_000, 2_500))]
+        runs = [("drid-ppo", lambda s=seed: run_drid("ppo", s, 100_000, 5_120)), ("drid-dqn", lambda s=seed: run_drid("dqn", s, 50_000, 2_500))]
         if sb3:
-            runs.append(("sb3-ppo", lambda: run_sb3_ppo(seed, 100_000, 5_120)))
+            runs.append(("sb3-ppo", lambda s=seed: run_sb3_ppo(s, 100_000, 5_120)))
         for name, fn in runs:
             r = fn()
             r["seed"] = seed
