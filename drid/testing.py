@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import BoundingBox, Decision, Detection, Frame, FrameRecord, Recognition, SceneObject, Transition
 from drid.sources.media import Sized
 
@@ -98,36 +100,46 @@ class ListSource:
         return Sized(gen, len(self.frames))
 
 
-class SyntheticSource:
+class SyntheticSource(Plugin):
     """``n`` frames of ``height``×``width`` with a bright square moving left to right."""
 
     drid_name = "synthetic"
 
-    def __init__(self, n: int = 100, width: int = 64, height: int = 48, live: bool = False, delay: float = 0.0, source: str = "synthetic") -> None:
-        self.n = n
-        self.width = width
-        self.height = height
-        self.live = live
-        self.delay = delay
-        self.source = source
+    class Params(PluginParams):
+        n: int = Field(default=100, ge=0, description="frames to yield")
+        width: int = Field(default=64, ge=1, description="frame width in pixels")
+        height: int = Field(default=48, ge=1, description="frame height in pixels")
+        live: bool = Field(default=False, description="behave as a live source (drop policies apply)")
+        delay: float = Field(default=0.0, ge=0.0, description="seconds to wait before each frame")
+        source: str = Field(default="synthetic", description="the frames' source name")
+
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.live = self.params.live
 
     def frame(self, i: int) -> Frame:
-        image = np.zeros((self.height, self.width, 3), dtype=np.uint8)
-        side = max(2, min(self.width, self.height) // 4)
-        x = (i * 2) % max(1, self.width - side)
-        y = (self.height - side) // 2
+        """Frame ``i``: the square ``2·i`` pixels further right (wrapping around)."""
+        p = self.params
+        image = np.zeros((p.height, p.width, 3), dtype=np.uint8)
+        side = max(2, min(p.width, p.height) // 4)
+        x = (i * 2) % max(1, p.width - side)
+        y = (p.height - side) // 2
         image[y : y + side, x : x + side] = 255
-        return Frame(index=i, timestamp=i / 30.0, source=self.source, image=image)
+        return Frame(index=i, timestamp=i / 30.0, source=p.source, image=image)
 
     @hookimpl
     def drid_frames(self) -> Sized[Frame]:
+        """``n`` frames, ``delay`` seconds apart."""
+
         def gen() -> Iterator[Frame]:
-            for i in range(self.n):
-                if self.delay:
-                    time.sleep(self.delay)
+            for i in range(self.params.n):
+                if self.params.delay:
+                    time.sleep(self.params.delay)
                 yield self.frame(i)
 
-        return Sized(gen, self.n)
+        return Sized(gen, self.params.n)
 
 
 class CollectSink:
@@ -155,15 +167,20 @@ class CollectSink:
         self.summary = summary
 
 
-class CounterWorld:
+class CounterWorld(Plugin):
     """A closed-loop source: observation ``[step]``, reward = the action (a number), episodes
     of ``episode_length`` steps ended by truncation; every applied action is logged."""
 
     drid_name = "counter-world"
 
-    def __init__(self, steps: int = 10, episode_length: int = 4) -> None:
-        self.steps = steps
-        self.episode_length = episode_length
+    class Params(PluginParams):
+        steps: int = Field(default=10, ge=0, description="frames (steps) in the run")
+        episode_length: int = Field(default=4, ge=1, description="steps per episode")
+
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
         self.actions: list[object] = []
         self._t = 0
         self._episode = 0
@@ -173,16 +190,18 @@ class CounterWorld:
 
     @hookimpl
     def drid_frames(self) -> Iterator[Frame]:
-        for i in range(self.steps):
+        """``steps`` frames whose observation is the step within the episode."""
+        for i in range(self.params.steps):
             yield Frame(index=i, timestamp=float(i), source="counter-world", observation=self._obs(), meta={"episode": self._episode})
 
     @hookimpl
     def drid_act(self, frame: Frame, decision: Decision | None) -> Transition:
+        """Logs the action and advances the counter; the reward is the action."""
         action = decision.action if decision is not None else 0
         self.actions.append(action)
         obs = self._obs()
         self._t += 1
-        truncated = self._t >= self.episode_length
+        truncated = self._t >= self.params.episode_length
         transition = Transition(
             observation=obs,
             action=action,
@@ -199,61 +218,71 @@ class CounterWorld:
         return transition
 
 
-class ProcessKiller:
+class ProcessKiller(Plugin):
     """Kills the process it runs in with SIGKILL at frame ``at_frame``. With ``once_marker``, it
     kills only while that file does not exist, creating it first: the retry then succeeds."""
 
     drid_name = "process-killer"
 
-    def __init__(self, at_frame: int = 0, once_marker: str | None = None) -> None:
-        self.at_frame = at_frame
-        self.once_marker = once_marker
+    class Params(PluginParams):
+        at_frame: int = Field(default=0, ge=0, description="index of the frame that kills the process")
+        once_marker: str | None = Field(default=None, description="a file: kill only while it does not exist (it is created first)")
+
+    params: Params
 
     @hookimpl
     def drid_detect(self, frame: Frame) -> list:
-        if frame.index == self.at_frame:
-            if self.once_marker is None:
+        """Nothing detected; the process dies at ``at_frame``."""
+        marker = self.params.once_marker
+        if frame.index == self.params.at_frame:
+            if marker is None:
                 os.kill(os.getpid(), signal.SIGKILL)
-            elif not Path(self.once_marker).exists():
-                Path(self.once_marker).touch()
+            elif not Path(marker).exists():
+                Path(marker).touch()
                 os.kill(os.getpid(), signal.SIGKILL)
         return []
 
 
-class BrightRegion:
+class BrightRegion(Plugin):
     """The box around every pixel brighter than ``threshold`` (one detection, or none)."""
 
     drid_name = "bright-region"
 
-    def __init__(self, threshold: int = 128) -> None:
-        self.threshold = threshold
+    class Params(PluginParams):
+        threshold: int = Field(default=128, ge=0, le=255, description="grey level a pixel must exceed")
+
+    params: Params
 
     @hookimpl
     def drid_detect(self, frame: Frame) -> list[Detection]:
+        """One ``region`` detection around the bright pixels, or none."""
         if frame.image is None:
             return []
-        ys, xs = np.nonzero(frame.image.max(axis=2) > self.threshold)
+        ys, xs = np.nonzero(frame.image.max(axis=2) > self.params.threshold)
         if len(xs) == 0:
             return []
         return [Detection(box=BoundingBox(x1=xs.min(), y1=ys.min(), x2=xs.max() + 1, y2=ys.max() + 1), label="region")]
 
 
-class MeanColour:
+class MeanColour(Plugin):
     """``bright`` or ``dark`` by the mean grey level of each detection's crop."""
 
     drid_name = "mean-colour"
 
-    def __init__(self, threshold: float = 100.0) -> None:
-        self.threshold = threshold
+    class Params(PluginParams):
+        threshold: float = Field(default=100.0, description="mean grey level above which a crop is bright")
+
+    params: Params
 
     @hookimpl
     def drid_recognize(self, frame: Frame, detections: list[Detection]) -> list[Recognition]:
+        """``bright`` or ``dark`` for each detection, scored by its crop's mean grey level."""
         out = []
         for i, d in enumerate(detections):
             x1, y1, x2, y2 = (int(round(v)) for v in d.box.as_xyxy())
             crop = frame.image[y1:y2, x1:x2] if frame.image is not None else np.zeros((0, 0, 3))
             mean = float(crop.mean()) if crop.size else 0.0
-            out.append(Recognition(detection=i, label="bright" if mean > self.threshold else "dark", score=min(1.0, mean / 255)))
+            out.append(Recognition(detection=i, label="bright" if mean > self.params.threshold else "dark", score=min(1.0, mean / 255)))
         return out
 
     def batch_call(self, hook: str, calls: list[dict]) -> list:
