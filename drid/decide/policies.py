@@ -16,23 +16,23 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from drid.errors import ConfigError, DridError
+from drid.errors import ConfigError
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import Decision, Frame, Scene, Transition
 
 __all__ = ["DQNPolicy", "PPOPolicy", "RandomPolicy"]
 
 
-class RandomPolicy:
+class RandomPolicy(Plugin):
     """Uniformly random actions: from an environment's action space or a list of choices."""
 
     drid_name = "random"
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Params(PluginParams):
         env: str | None = Field(default=None, description="gymnasium id whose action space to sample (e.g. CartPole-v1)")
         actions: list[Any] | None = Field(default=None, description="choices to pick from instead, e.g. [0, 1] or [GO, STOP]")
         seed: int | None = Field(default=0, description="random seed; null for unseeded")
@@ -45,13 +45,15 @@ class RandomPolicy:
                 raise ValueError("'actions' is empty")
             return self
 
-    def __init__(self, env: str | None = None, actions: list[Any] | None = None, seed: int | None = 0) -> None:
-        self.Params(env=env, actions=actions, seed=seed)
-        self.env_id = env
-        self.choices = list(actions) if actions is not None else None
-        self.seed = seed
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.env_id = self.params.env
+        self.choices = list(self.params.actions) if self.params.actions is not None else None
+        self.seed = self.params.seed
         self._space: Any = None
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(self.seed)
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
@@ -74,13 +76,12 @@ class RandomPolicy:
         return Decision(action=action, rationale="random baseline: action drawn uniformly")
 
 
-class _AgentPolicy:
+class _AgentPolicy(Plugin):
     """Shared by ``dqn`` and ``ppo``: loading or building the agent, acting, learning, saving."""
 
     algo = ""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Params(PluginParams):
         policy: str | None = Field(default=None, description="checkpoint (.npz) to start from, written by 'drid train policy' or 'save'")
         env: str | None = Field(default=None, description="gymnasium id to size a fresh agent for (needed without 'policy'; checked against it otherwise)")
         learn: bool = Field(default=True, description="update the policy from the transitions of a closed loop")
@@ -97,18 +98,20 @@ class _AgentPolicy:
                 raise ValueError("give 'policy' (a saved checkpoint) or 'env' (to build a fresh agent for that environment)")
             return self
 
-    def __init__(self, policy: str | None = None, env: str | None = None, learn: bool = True, explore: bool | None = None,
-                 observation: str = "auto", num_envs: int = 1, hyper: dict[str, Any] | None = None, save: str | None = None,
-                 action_names: list[str] | None = None) -> None:
-        self.policy_path = policy
-        self.env_id = env
-        self.learn = learn
-        self.explore = learn if explore is None else explore
-        self.observation = observation
-        self.num_envs = num_envs
-        self.hyper = dict(hyper or {})
-        self.save_path = save
-        self.action_names = list(action_names) if action_names else None
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        p = self.params
+        self.policy_path = p.policy
+        self.env_id = p.env
+        self.learn = p.learn
+        self.explore = p.learn if p.explore is None else p.explore
+        self.observation = p.observation
+        self.num_envs = p.num_envs
+        self.hyper = dict(p.hyper)
+        self.save_path = p.save
+        self.action_names = list(p.action_names) if p.action_names else None
         self.agent: Any = None
         self._pending: dict[int, tuple[np.ndarray, Any, dict[str, np.ndarray], bool]] = {}
         self._row: dict[int, tuple[Transition, dict[str, np.ndarray]]] = {}
@@ -164,7 +167,7 @@ class _AgentPolicy:
         vec = scene.features if use_features else frame.observation
         if vec is None:
             what = "scene.features (no interpreter produced them)" if use_features else "frame.observation (the source gives none)"
-            raise DridError(f"{self.algo} policy has nothing to act on: {what}")
+            raise ValueError(f"nothing to act on: {what}")
         return np.asarray(vec, dtype=np.float64).ravel(), use_features
 
     def _explain(self, obs: np.ndarray, action: Any) -> tuple[str, float | None, dict[str, Any]]:
@@ -173,7 +176,7 @@ class _AgentPolicy:
     @hookimpl
     def drid_decide(self, frame: Frame, scene: Scene) -> Decision:
         obs, from_features = self._observation(frame, scene)
-        obs2 = self.agent.check_observation(obs, where=f"{self.algo} policy")
+        obs2 = self.agent.check_observation(obs)
         actions, extras = self.agent.act(obs2, deterministic=not self.explore)
         action = actions[0]
         k = int(frame.meta.get("env_index", 0)) if isinstance(frame.meta.get("env_index", 0), int) else 0
@@ -197,13 +200,13 @@ class _AgentPolicy:
             return
         k = transition.env_index
         if k >= self.num_envs:
-            raise ConfigError(f"{self.algo} policy: transition from env copy {k}, but num_envs is {self.num_envs}; set the policy's num_envs to the source's")
+            raise ValueError(f"transition from env copy {k}, but num_envs is {self.num_envs}; set the policy's num_envs to the source's")
         pending = self._pending.pop(k, None)
         if pending is None:
-            raise DridError(f"{self.algo} policy: a transition of env copy {k} arrived without a decision of this policy before it")
+            raise RuntimeError(f"a transition of env copy {k} arrived without a decision of this policy before it")
         obs, action, extras, from_features = pending
         if from_features:
-            raise ConfigError(f"{self.algo} policy: learning acts on the environment's observations; a policy acting on scene features must run with learn: false")
+            raise ValueError("learning acts on the environment's observations; a policy acting on scene features must run with learn: false")
         self._row[k] = (transition, extras)
         if len(self._row) < self.num_envs:
             return

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from drid.interpret.conditions import Condition, SceneView, parse_condition
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import Decision, Frame, Scene
 
 __all__ = ["Rule", "RulePolicy"]
@@ -45,13 +46,12 @@ class Rule(BaseModel):
         return value
 
 
-class RulePolicy:
+class RulePolicy(Plugin):
     """Ordered declarative rules over the scene → an action with a rationale; a default action."""
 
     drid_name = "rules"
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Params(PluginParams):
         rules: list[Rule] = Field(description="tried in order; the first whose condition holds decides")
         default: ActionValue = Field(default="GO", description="the action when no rule holds")
         hold: float = Field(
@@ -59,8 +59,10 @@ class RulePolicy:
             description="seconds an action chosen by a rule is kept unless an earlier (higher) rule fires: stops STOP/GO flicker",
         )
 
-    def __init__(self, rules: list[Any], default: Any = "GO", hold: float = 0.0) -> None:
-        self.params = self.Params(rules=rules, default=default, hold=hold)
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
         self.rules: list[tuple[str, Rule, Condition]] = [
             (r.name or f"rule {i + 1}", r, parse_condition(r.when, path=f"rules[{i}].when")) for i, r in enumerate(self.params.rules)
         ]

@@ -32,6 +32,7 @@ from drid.interpret.relations import SpatialParams, spatial_relations, spatial_r
 from drid.interpret.zones import LineSpec, ZoneSpec, ZoneTracker
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import BoundingBox, Event, Frame, Scene, SceneObject
 
 __all__ = ["Landmark", "RelationsInterpreter", "SceneRules"]
@@ -71,13 +72,12 @@ def _same_motion(told: Any, now: Any) -> bool:
     return bool(told[0] == now[0] and turn <= 60.0)
 
 
-class RelationsInterpreter:
+class RelationsInterpreter(Plugin):
     """Spatial relations, motion, zones, counting lines, facts in words and a feature vector."""
 
     drid_name = "relations"
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Params(PluginParams):
         spatial: SpatialParams = Field(default_factory=SpatialParams, description="thresholds of left_of, near, next_to, overlaps, inside…")
         temporal: TemporalParams = Field(default_factory=TemporalParams, description="track confirmation, forgetting, speed window, moving thresholds")
         calibration: Calibration | None = Field(default=None, description="pixels_per_metre, known_distance or a ground homography, for m/s and km/h")
@@ -120,29 +120,10 @@ class RelationsInterpreter:
                     raise ValueError(f"{kind} names must be unique: {', '.join(dupes)} repeated")
             return self
 
-    def __init__(
-        self,
-        spatial: Any = None,
-        temporal: Any = None,
-        calibration: Any = None,
-        zones: Any = (),
-        lines: Any = (),
-        landmarks: Any = (),
-        narrate: Any = None,
-        repeat_after: float | None = 10.0,
-        max_facts: int | None = 8,
-        feature_labels: Any = None,
-        naive: bool = False,
-        situations: Any = None,
-        assume_fps: float = 25.0,
-        untracked: str = "auto",
-    ) -> None:
-        given = {"spatial": spatial, "temporal": temporal, "narrate": narrate, "feature_labels": feature_labels, "situations": situations}
-        p = self.Params.model_validate(
-            {k: v for k, v in given.items() if v is not None}
-            | {"calibration": calibration, "zones": list(zones), "lines": list(lines), "landmarks": list(landmarks), "repeat_after": repeat_after, "max_facts": max_facts, "naive": naive, "assume_fps": assume_fps, "untracked": untracked}
-        )
-        self.params = p
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
         self.reset()
 
     def reset(self) -> None:
@@ -159,7 +140,7 @@ class RelationsInterpreter:
             )
             for k, lm in enumerate(p.landmarks)
         ]
-        self.rules = SceneRules(self.params.situations) if self.params.situations else None
+        self.rules = SceneRules(situations=self.params.situations) if self.params.situations else None
         self.features = feature_names(p.feature_labels, [z.name for z in p.zones], [(ln.name, ln.direction_names()) for ln in p.lines])
 
     @hookimpl
@@ -312,13 +293,12 @@ class RelationsInterpreter:
         return say.flush(t)
 
 
-class SceneRules:
+class SceneRules(Plugin):
     """Named situations from config rules over the merged scene (wraps the interpret stage)."""
 
     drid_name = "scene-rules"
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Params(PluginParams):
         situations: dict[str, Any] = Field(
             description="situation name → condition, in order, e.g. {pedestrian_in_path: {objects: {label: person, zone: road}}}"
         )
@@ -338,8 +318,10 @@ class SceneRules:
                 parse_condition(cond, path=name)
             return value
 
-    def __init__(self, situations: dict[str, Any]) -> None:
-        self.params = self.Params(situations=situations)
+    params: Params
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
         self.rules: list[tuple[str, Condition]] = [(n, parse_condition(c, path=n)) for n, c in self.params.situations.items()]
         self.active: dict[str, list[str]] = {}
 

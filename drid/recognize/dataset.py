@@ -88,7 +88,9 @@ def split_indices(labels: np.ndarray, val_fraction: float, test_fraction: float,
     With ``groups`` (one key per image), whole groups go to one side: crops from neighbouring
     frames of a video are near-duplicates, and splitting them apart would flatter the test score."""
     rng = np.random.default_rng(seed)
-    train, val, test = [], [], []
+    train: list[int] = []
+    val: list[int] = []
+    test: list[int] = []
     for k in np.unique(labels):
         members = np.flatnonzero(labels == k)
         n = len(members)

@@ -102,6 +102,31 @@ def test_dqn_plugin_fills_its_replay_buffer_and_trains(tmp_path):
     np.testing.assert_array_equal(again.q_values(obs), agent.q_values(obs))
 
 
+@pytest.mark.parametrize(
+    ("cls", "name", "params", "path"),
+    [
+        (RandomPolicy, "random", {}, "params"),
+        (RandomPolicy, "random", {"actions": [0, 1], "seed": "x"}, "params.seed"),
+        (DQNPolicy, "dqn", {"env": "CartPole-v1", "num_envs": 0}, "params.num_envs"),
+        (PPOPolicy, "ppo", {"env": "CartPole-v1", "observation": "pixels"}, "params.observation"),
+    ],
+)
+def test_policies_built_in_python_are_checked_like_ones_from_a_config(cls, name, params, path):
+    with pytest.raises(ConfigError) as in_python:
+        cls(**params)
+    with pytest.raises(ConfigError) as in_config:
+        Pipeline(source=("gym", {"env": "CartPole-v1"}), decide=(name, params))
+    assert in_python.value.message == in_config.value.message
+    assert (in_python.value.path, in_config.value.path) == (path, path.replace("params", "decide.params", 1))
+
+
+def test_mid_run_mistakes_are_plain_errors_attributed_by_the_engine():
+    source = GymSource(env="CartPole-v1", num_envs=2, episodes=None, steps=8)
+    with pytest.raises(StageError, match=r"ValueError: transition from env copy 1, but num_envs is 1") as caught:
+        Pipeline(source=source, decide=DQNPolicy(env="CartPole-v1")).run()
+    assert not isinstance(caught.value, ConfigError)
+
+
 def test_random_policy():
     sink = CollectSink()
     Pipeline(source=GymSource(env="CartPole-v1", episodes=3), decide=RandomPolicy(env="CartPole-v1", seed=1), sinks=[sink]).run()

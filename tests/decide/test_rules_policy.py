@@ -11,11 +11,7 @@ from drid import ConfigError
 from drid.decide.rules import RulePolicy
 from drid.pipeline.registry import default_registry
 from drid.schemas import BoundingBox, Event, Relation, Scene, SceneObject
-
-
-def obj(oid, label, **attributes):
-    return SceneObject(id=oid, label=label, score=0.9, box=BoundingBox(x1=0, y1=0, x2=10, y2=10), detected_as=label, detection=0, track_id=oid, attributes=attributes)
-
+from drid.testing import scene_object
 
 STREET = [
     {"name": "pedestrian in path", "action": "STOP", "when": {"situation": "pedestrian_in_path"}},
@@ -28,14 +24,14 @@ def test_first_matching_rule_decides_and_names_its_facts():
     policy = RulePolicy(rules=STREET, default="GO")
     assert policy.decide(Scene()).action == "GO"
     assert policy.decide(Scene()).rationale == "GO: no rule holds (default)"
-    people = Scene(objects=(obj(3, "person"),))
+    people = Scene(objects=(scene_object(3, "person"),))
     d = policy.decide(people)
     assert d.action == "SLOW"
     assert d.rationale == "SLOW (people near): person 3"
     assert d.info == {"rule": "people near", "rule_index": 1, "evidence": ["person 3"]}
-    both = Scene(objects=(obj(3, "person"),), situations=("pedestrian_in_path",))
+    both = Scene(objects=(scene_object(3, "person"),), situations=("pedestrian_in_path",))
     assert policy.decide(both).action == "STOP"  # earlier rule wins over a later one
-    cars = Scene(objects=(obj(1, "car"), obj(2, "car")), relations=(Relation(subject=1, predicate="approaching", object=2, confidence=0.7),))
+    cars = Scene(objects=(scene_object(1, "car"), scene_object(2, "car")), relations=(Relation(subject=1, predicate="approaching", object=2, confidence=0.7),))
     d = policy.decide(cars)
     assert (d.action, d.info["rule"]) == ("SLOW", "rule 3")
     assert "car 1 approaching car 2 (0.70)" in d.rationale
@@ -58,7 +54,7 @@ def test_situation_evidence_from_scene_rules_reaches_the_rationale():
 def test_hold_keeps_a_higher_rule_against_flicker():
     policy = RulePolicy(rules=STREET, default="GO", hold=0.5)
     stop = Scene(situations=("pedestrian_in_path",))
-    people = Scene(objects=(obj(3, "person"),))
+    people = Scene(objects=(scene_object(3, "person"),))
     seq = [(0.0, stop), (0.1, Scene()), (0.2, people), (0.3, stop), (0.7, Scene()), (0.9, Scene()), (1.0, people)]
     decisions = [policy.decide(scene, t) for t, scene in seq]
     assert [d.action for d in decisions] == ["STOP", "STOP", "STOP", "STOP", "STOP", "GO", "SLOW"]
@@ -68,7 +64,7 @@ def test_hold_keeps_a_higher_rule_against_flicker():
 
 def test_numeric_actions_for_environments():
     policy = RulePolicy(rules=[{"action": 1, "when": {"label": "pole"}}], default=0)
-    assert policy.decide(Scene(objects=(obj(1, "pole"),))).action == 1
+    assert policy.decide(Scene(objects=(scene_object(1, "pole"),))).action == 1
     assert policy.decide(Scene()).action == 0
 
 
@@ -86,6 +82,22 @@ def test_numeric_actions_for_environments():
 def test_bad_rules_are_config_errors_with_locations(params, message):
     with pytest.raises(ConfigError, match=message):
         default_registry().get("rules").validate_params(params, path="decide.params")
+
+
+def test_a_rules_policy_built_in_python_is_checked_like_one_from_a_config():
+    from drid import Pipeline
+    from drid.testing import ListSource
+
+    params = {"rules": [{"action": "STOP", "when": {"situaton": "x"}}], "hold": 0.5}
+    with pytest.raises(ConfigError) as in_python:
+        RulePolicy(**params)
+    with pytest.raises(ConfigError) as in_config:
+        Pipeline(source=ListSource([]), decide=("rules", params))
+    assert in_python.value.message == in_config.value.message
+    assert "unknown condition 'situaton'" in in_python.value.message
+    assert (in_python.value.path, in_config.value.path) == ("params.rules[0].when", "decide.params.rules[0].when")
+    with pytest.raises(ConfigError, match="hold: .*greater than or equal to 0"):
+        RulePolicy(rules=[], hold=-1)
 
 
 def test_shipped_street_config_is_valid_and_sensible():

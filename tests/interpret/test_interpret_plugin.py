@@ -13,20 +13,13 @@ from drid import ConfigError, Detection, Frame, Pipeline, hookimpl
 from drid.interpret.conditions import SceneView, parse_condition
 from drid.interpret.facts import Narrator, count_phrase
 from drid.interpret.interpreters import RelationsInterpreter, SceneRules
-from drid.schemas import BoundingBox, Relation, Scene, SceneObject
-from drid.testing import CollectSink, ListSource
-
-
-def obj(oid, label, box, tracked=True, **attributes):
-    return SceneObject(
-        id=oid, label=label, score=0.9, box=BoundingBox(x1=box[0], y1=box[1], x2=box[2], y2=box[3]),
-        detected_as=label, detection=0, track_id=oid if tracked else None, attributes=attributes,
-    )
+from drid.schemas import BoundingBox, Relation, Scene
+from drid.testing import CollectSink, ListSource, scene_object
 
 
 def walk(k):
     """A person walking right at 100 px/s (10 px per frame at 10 fps) towards a parked car."""
-    return [obj(1, "person", (100 + 10 * k, 200, 140 + 10 * k, 300)), obj(2, "car", (400, 220, 560, 300))]
+    return [scene_object(1, "person", (100 + 10 * k, 200, 140 + 10 * k, 300)), scene_object(2, "car", (400, 220, 560, 300))]
 
 
 def test_relations_scene_from_objects_placed_by_hand():
@@ -54,7 +47,7 @@ def test_relations_scene_from_objects_placed_by_hand():
 
 def test_untracked_objects_get_spatial_relations_only():
     interp = RelationsInterpreter()
-    scene = interp.interpret(0.0, [obj(0, "cup", (10, 10, 20, 20), tracked=False), obj(1, "table", (0, 0, 100, 50), tracked=False)])
+    scene = interp.interpret(0.0, [scene_object(0, "cup", (10, 10, 20, 20), tracked=False), scene_object(1, "table", (0, 0, 100, 50), tracked=False)])
     assert {(r.subject, r.predicate, r.object) for r in scene.relations} >= {(0, "inside", 1), (1, "contains", 0)}
     assert scene.events == ()
 
@@ -111,6 +104,20 @@ def test_landmark_takes_part_in_relations_and_facts():
     assert "person 1 is next to the table" in facts
 
 
+def test_interpreters_built_in_python_are_checked_like_ones_from_a_config():
+    for cls, name, params, path in (
+        (RelationsInterpreter, "relations", {"repeat_after": 0}, "repeat_after"),
+        (RelationsInterpreter, "relations", {"narrate": ["aproaching"]}, "narrate"),
+        (SceneRules, "scene-rules", {"situations": {}}, "situations"),
+    ):
+        with pytest.raises(ConfigError) as in_python:
+            cls(**params)
+        with pytest.raises(ConfigError) as in_config:
+            Pipeline(source=ListSource([]), interpret=[(name, params)])
+        assert in_python.value.message == in_config.value.message
+        assert (in_python.value.path, in_config.value.path) == (f"params.{path}", f"interpret[0].params.{path}")
+
+
 def test_bad_parameters_are_refused_with_their_location():
     from drid.pipeline.registry import default_registry
 
@@ -131,9 +138,9 @@ def test_bad_parameters_are_refused_with_their_location():
 def scene_for_conditions() -> Scene:
     return Scene(
         objects=(
-            obj(1, "person", (0, 0, 10, 30), moving=True, speed_px_s=50.0, speed_m_s=1.4, zones={"road": 3.5}, age_s=4.0),
-            obj(2, "car", (20, 0, 60, 20), moving=False, speed_px_s=0.0, zones={}),
-            obj(3, "person", (100, 0, 110, 30), moving=False, zones={}),
+            scene_object(1, "person", (0, 0, 10, 30), moving=True, speed_px_s=50.0, speed_m_s=1.4, zones={"road": 3.5}, age_s=4.0),
+            scene_object(2, "car", (20, 0, 60, 20), moving=False, speed_px_s=0.0, zones={}),
+            scene_object(3, "person", (100, 0, 110, 30), moving=False, zones={}),
         ),
         relations=(Relation(subject=1, predicate="near", object=2, confidence=0.8), Relation(subject=2, predicate="right_of", object=1, confidence=0.9)),
         situations=("busy",),
@@ -181,7 +188,7 @@ def test_condition_evidence_names_the_facts():
 def test_event_conditions():
     from drid.schemas import Event
 
-    scene = Scene(objects=(obj(5, "car", (0, 0, 10, 10)),), events=(Event(name="crossed_line", objects=(5,), data={"line": "gate", "direction": "in"}),))
+    scene = Scene(objects=(scene_object(5, "car", (0, 0, 10, 10)),), events=(Event(name="crossed_line", objects=(5,), data={"line": "gate", "direction": "in"}),))
     view = SceneView(scene)
     assert parse_condition({"event": {"name": "crossed_line", "data": {"line": "gate"}, "object": "car"}}).test(view) == ["car 5 crossed line (line=gate, direction=in)"]
     assert parse_condition({"event": {"name": "crossed_line", "data": {"direction": "out"}}}).test(view) is None
@@ -210,7 +217,7 @@ def test_condition_mistakes_name_their_location(condition, message):
 
 def test_custom_predicates_of_other_interpreters_are_allowed():
     cond = parse_condition({"relation": {"subject": "person", "predicate": "holding", "object": "cup"}})
-    scene = Scene(objects=(obj(1, "person", (0, 0, 5, 5)), obj(2, "cup", (1, 1, 2, 2))), relations=(Relation(subject=1, predicate="holding", object=2),))
+    scene = Scene(objects=(scene_object(1, "person", (0, 0, 5, 5)), scene_object(2, "cup", (1, 1, 2, 2))), relations=(Relation(subject=1, predicate="holding", object=2),))
     assert cond.test(SceneView(scene)) == ["person 1 holding cup 2 (1.00)"]
 
 
@@ -222,8 +229,8 @@ def test_scene_rules_start_and_end_situations_with_evidence():
         "pedestrian_in_path": {"objects": {"label": "person", "zone": "road"}},
         "danger": {"all": [{"situation": "pedestrian_in_path"}, {"objects": {"label": "car", "moving": True}}]},
     })
-    on_road = Scene(objects=(obj(1, "person", (0, 0, 1, 1), zones={"road": 0.5}), obj(2, "car", (5, 5, 9, 9), moving=True)))
-    off_road = Scene(objects=(obj(1, "person", (0, 0, 1, 1), zones={}),))
+    on_road = Scene(objects=(scene_object(1, "person", (0, 0, 1, 1), zones={"road": 0.5}), scene_object(2, "car", (5, 5, 9, 9), moving=True)))
+    off_road = Scene(objects=(scene_object(1, "person", (0, 0, 1, 1), zones={}),))
     s1 = rules.evaluate(on_road)
     assert s1.situations == ("pedestrian_in_path", "danger")  # a rule may use an earlier situation
     assert [(e.name, e.data["situation"]) for e in s1.events] == [("situation_started", "pedestrian_in_path"), ("situation_started", "danger")]
@@ -312,7 +319,7 @@ def test_zone_narration_tells_occupancy_changes_once():
     interp = RelationsInterpreter(temporal={"min_frames": 2}, zones=[{"name": "kerb", "polygon": [[200, 250], [400, 250], [400, 350], [200, 350]]}])
     told = []
     for k in range(80):  # walks right through the zone (x 200-400) and on; 8 s
-        told += interp.interpret(k / 10, [obj(1, "person", (100 + 10 * k, 200, 140 + 10 * k, 300))]).facts
+        told += interp.interpret(k / 10, [scene_object(1, "person", (100 + 10 * k, 200, 140 + 10 * k, 300))]).facts
     zone_facts = [f for f in told if "zone 'kerb'" in f]
     assert zone_facts == [
         "person 1 entered zone 'kerb'",
@@ -331,7 +338,7 @@ def test_frames_without_timestamps_are_timed_by_index():
 
 
 def test_untracked_objects_policy():
-    loose = [obj(0, "cup", (10, 10, 20, 20), tracked=False), obj(1, "table", (0, 0, 100, 50), tracked=False)]
+    loose = [scene_object(0, "cup", (10, 10, 20, 20), tracked=False), scene_object(1, "table", (0, 0, 100, 50), tracked=False)]
     assert RelationsInterpreter(untracked="exclude").interpret(0.0, loose).relations == ()
     assert RelationsInterpreter(untracked="include").interpret(0.0, loose).relations != ()
     auto = RelationsInterpreter(temporal={"min_frames": 1})

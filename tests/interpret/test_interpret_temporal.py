@@ -11,15 +11,13 @@ from pydantic import ValidationError
 
 from drid.interpret.calibration import Calibration
 from drid.interpret.memory import TemporalParams, TrackMemory, heading_word
-from drid.schemas import BoundingBox, SceneObject
+from drid.schemas import SceneObject
+from drid.testing import box_at, scene_object
 
 
-def obj(oid: int, label: str, x: float, y: float, w: float = 40, h: float = 100, tracked: bool = True) -> SceneObject:
-    """A box whose bottom-centre (the default anchor) is at (x, y)."""
-    return SceneObject(
-        id=oid, label=label, score=0.9, box=BoundingBox(x1=x - w / 2, y1=y - h, x2=x + w / 2, y2=y),
-        detected_as=label, detection=0, track_id=oid if tracked else None,
-    )
+def obj(oid: int, label: str, x: float, y: float, w: float = 40, h: float = 100) -> SceneObject:
+    """A tracked object standing at (x, y): its box's bottom-centre (the default anchor)."""
+    return scene_object(oid, label, box_at(x, y, w, h))
 
 
 def names(events):

@@ -8,16 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from drid.interpret.zones import LineSpec, ZoneSpec, ZoneTracker, anchor_points, points_in_polygon
-
-
-def box(cx: float, bottom: float, w: float = 40, h: float = 100) -> list[float]:
-    return [cx - w / 2, bottom - h, cx + w / 2, bottom]
+from drid.testing import box_at
 
 
 def run(tracker: ZoneTracker, xs, bottom=300.0, fps=10.0, oid=1, label="person"):
     events = []
     for k, x in enumerate(xs):
-        events += tracker.update(k / fps, [oid], [label], np.array([box(x, bottom)]))
+        events += tracker.update(k / fps, [oid], [label], np.array([box_at(x, bottom).as_xyxy()]))
     return events
 
 
@@ -39,7 +36,7 @@ def test_zone_entry_exit_dwell_and_occupancy():
     events = []
     occupied = []
     for k, x in enumerate(xs):
-        events += tracker.update(k / 10, [1], ["person"], np.array([box(x, 300)]))
+        events += tracker.update(k / 10, [1], ["person"], np.array([box_at(x, 300).as_xyxy()]))
         occupied.append(tracker.occupancy()["crossing"])
     kinds = [(e.name, e.data["zone"]) for e in events]
     assert kinds == [("entered_zone", "crossing"), ("exited_zone", "crossing")]
@@ -55,7 +52,7 @@ def test_zone_entry_exit_dwell_and_occupancy():
 def test_zone_labels_filter_and_first_seen_inside():
     zone = ZoneSpec(name="lot", polygon=[(0, 0), (1000, 0), (1000, 1000), (0, 1000)], labels="car")
     tracker = ZoneTracker([zone])
-    tracker.update(0.0, [1, 2], ["car", "person"], np.array([box(100, 300), box(200, 300)]))
+    tracker.update(0.0, [1, 2], ["car", "person"], np.array([box_at(100, 300).as_xyxy(), box_at(200, 300).as_xyxy()]))
     assert tracker.occupancy() == {"lot": [1]}  # the car was there when first seen: no entry event
     assert tracker.zones_of(1, 2.5) == {"lot": 2.5}
     assert tracker.forget(1, 3.0, "car")[0].data == {"zone": "lot", "label": "car", "dwell_s": 3.0}
@@ -109,8 +106,8 @@ def test_anchor_decides_what_crosses():
     top_line = ZoneTracker(lines=[LineSpec(name="l", start=(0, 300), end=(600, 300), anchor="top")])
     bottoms = [280, 290, 310, 320, 330, 340]  # box 100 tall: top from 180 to 240, never past 300
     for k, b in enumerate(bottoms):
-        e1 = bottom_line.update(k / 10, [1], ["person"], np.array([box(100, b)]))
-        e2 = top_line.update(k / 10, [1], ["person"], np.array([box(100, b)]))
+        e1 = bottom_line.update(k / 10, [1], ["person"], np.array([box_at(100, b).as_xyxy()]))
+        e2 = top_line.update(k / 10, [1], ["person"], np.array([box_at(100, b).as_xyxy()]))
         assert e2 == []
         if e1:
             assert e1[0].data["direction"] == "downward"

@@ -4,19 +4,24 @@ observations, learning from batches of transitions, and save / load / resume."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from drid.decide.rl.common import ActionSpec, CheckpointError, Mlp, observation_dim, read_checkpoint, write_checkpoint
-from drid.errors import ConfigError
+from drid.errors import ConfigError, close_matches, validation_message
 
 __all__ = ["Agent", "load_agent"]
 
+#: The hyperparameter model of an agent (``DQNConfig``, ``PPOConfig``).
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
-class Agent:
-    """A learning policy over flat observations.
+
+class Agent(Generic[ConfigT]):
+    """A learning policy over flat observations, generic over its hyperparameter model: a
+    subclass is ``class DQNAgent(Agent[DQNConfig])`` with ``Config = DQNConfig``, and
+    ``self.config`` is then typed as that model.
 
     * ``act(obs[N, D], deterministic)`` → ``(actions, extras)``: actions ready for ``env.step``,
       ``extras`` what the learner must get back with the transition (log-probabilities, values).
@@ -28,30 +33,33 @@ class Agent:
     """
 
     algo: ClassVar[str] = ""
+    #: The hyperparameter model; a ClassVar cannot name ``ConfigT``, so ``_validate`` narrows it.
     Config: ClassVar[type[BaseModel]]
+    config: ConfigT
 
     def __init__(self, obs_dim: int, action: ActionSpec, config: BaseModel | None = None, **overrides: Any) -> None:
-        try:
-            base = config.model_dump() if config is not None else {}
-            self.config = self.Config.model_validate({**base, **overrides})
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(map(str, err["loc"]))
-            if err["type"] == "extra_forbidden":
-                from drid.errors import close_matches
-
-                known = list(self.Config.model_fields)
-                hint = close_matches(key, known) or f" (known: {', '.join(known)})"
-                raise ConfigError(f"{self.algo}: unknown hyperparameter '{key}'{hint}") from None
-            raise ConfigError(f"{self.algo}: hyperparameter {key}: {err['msg']} (got {err.get('input')!r})" if key else f"{self.algo}: {err['msg']}") from None
+        self.config = self._validate({**(config.model_dump() if config is not None else {}), **overrides})
         self.obs_dim = int(obs_dim)
         self.action = action
         self.steps = 0
         self.updates = 0
-        self.rng = np.random.default_rng(self.config.seed)  # type: ignore[attr-defined]
+        self.checkpoint_meta: dict[str, Any] = {}
+        self.rng = np.random.default_rng(getattr(self.config, "seed", None))
+
+    def _validate(self, values: dict[str, Any]) -> ConfigT:
+        """``values`` as this agent's ``Config``, or a ``ConfigError`` naming the hyperparameter."""
+        try:
+            return cast(ConfigT, self.Config.model_validate(values))
+        except ValidationError as exc:
+            key, msg = validation_message(exc)
+            if exc.errors()[0]["type"] == "extra_forbidden":
+                known = list(self.Config.model_fields)
+                hint = close_matches(key, known) or f" (known: {', '.join(known)})"
+                raise ConfigError(f"{self.algo}: unknown hyperparameter '{key}'{hint}") from None
+            raise ConfigError(f"{self.algo}: hyperparameter {key}: {msg}" if key else f"{self.algo}: {msg}") from None
 
     @classmethod
-    def for_env(cls, env: Any, **overrides: Any) -> Agent:
+    def for_env(cls, env: Any, **overrides: Any) -> Agent[Any]:
         """An agent sized for a gymnasium env (or vector env's single spaces)."""
         obs_space = env.single_observation_space if hasattr(env, "single_observation_space") else env.observation_space
         act_space = env.single_action_space if hasattr(env, "single_action_space") else env.action_space
@@ -87,7 +95,7 @@ class Agent:
             obs = obs[None]
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
             prefix = f"{where}: " if where else ""
-            raise ConfigError(f"{prefix}{self.algo} policy expects observations of length {self.obs_dim}, got shape {tuple(np.shape(obs))[-1:] or '()'}")
+            raise ValueError(f"{prefix}{self.algo} policy expects observations of length {self.obs_dim}, got shape {tuple(np.shape(obs))[-1:] or '()'}")
         return obs
 
     def save(self, path: str | Path, with_buffer: bool = False, extra_meta: dict[str, Any] | None = None) -> Path:
@@ -138,7 +146,7 @@ class Agent:
         self._load_extra_state(arrays)
 
 
-def load_agent(path: str | Path, **overrides: Any) -> Agent:
+def load_agent(path: str | Path, **overrides: Any) -> Agent[Any]:
     """The agent saved at ``path`` (DQN or PPO, from its metadata), ready to act or to resume.
     ``overrides`` change hyperparameters (e.g. ``total_steps`` to train longer)."""
     from drid.decide.rl.dqn import DQNAgent
@@ -146,7 +154,7 @@ def load_agent(path: str | Path, **overrides: Any) -> Agent:
 
     path = Path(path)
     meta, arrays = read_checkpoint(path)
-    kinds: dict[str, type[Agent]] = {"dqn": DQNAgent, "ppo": PPOAgent}
+    kinds: dict[str, type[Agent[Any]]] = {"dqn": DQNAgent, "ppo": PPOAgent}
     cls = kinds.get(meta.get("algo", ""))
     if cls is None:
         raise CheckpointError(f"policy checkpoint '{path}' is for algorithm {meta.get('algo')!r}; known: {', '.join(kinds)}")
@@ -155,5 +163,5 @@ def load_agent(path: str | Path, **overrides: Any) -> Agent:
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"policy checkpoint '{path}' has unreadable metadata ({type(exc).__name__}: {exc})") from None
     agent._restore(meta, arrays, path)
-    agent.checkpoint_meta = meta  # type: ignore[attr-defined]
+    agent.checkpoint_meta = meta
     return agent

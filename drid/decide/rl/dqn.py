@@ -77,7 +77,7 @@ class ReplayBuffer:
         self.size, self.pos = n, int(arrays["replay/pos"])
 
 
-class DQNAgent(Agent):
+class DQNAgent(Agent[DQNConfig]):
     """Double DQN over discrete actions with an MLP Q-network."""
 
     algo = "dqn"
@@ -89,7 +89,7 @@ class DQNAgent(Agent):
 
         if action.kind != "discrete":
             raise ConfigError(f"dqn needs a discrete action space, got {action.describe()} (use ppo for continuous actions)")
-        c: DQNConfig = self.config  # type: ignore[assignment]
+        c = self.config
         keras.utils.set_random_seed(c.seed)
         self.q = Mlp([obs_dim, *c.hidden, action.n], c.activation, out_scale=1.0, seed=c.seed, name="q")
         self.target = Mlp([obs_dim, *c.hidden, action.n], c.activation, out_scale=1.0, seed=c.seed, name="q_target")
@@ -110,7 +110,7 @@ class DQNAgent(Agent):
         return self.optimizer
 
     def epsilon(self) -> float:
-        c: DQNConfig = self.config  # type: ignore[assignment]
+        c = self.config
         span = c.exploration_fraction * c.total_steps
         frac = 1.0 if span <= 0 else min(1.0, self.steps / span)
         return c.exploration_initial_eps + frac * (c.exploration_final_eps - c.exploration_initial_eps)
@@ -129,7 +129,7 @@ class DQNAgent(Agent):
 
     def observe(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
                 terminated: np.ndarray, truncated: np.ndarray, extras: dict[str, np.ndarray]) -> dict[str, float] | None:
-        c: DQNConfig = self.config  # type: ignore[assignment]
+        c = self.config
         # Only termination stops bootstrapping: a time-limit cut still values next_obs.
         self.replay.add(np.asarray(obs), np.asarray(actions), np.asarray(rewards), np.asarray(next_obs), np.asarray(terminated, dtype=np.float32))
         n = len(rewards)
@@ -143,7 +143,7 @@ class DQNAgent(Agent):
     def _train(self) -> dict[str, float]:
         import tensorflow as tf
 
-        c: DQNConfig = self.config  # type: ignore[assignment]
+        c = self.config
         if self.steps - self._last_sync >= c.target_update_interval:
             self.target.set_weights(self.q.weights())
             self._last_sync = self.steps
@@ -162,7 +162,7 @@ class DQNAgent(Agent):
     def _build_train(self) -> Any:
         import tensorflow as tf
 
-        c: DQNConfig = self.config  # type: ignore[assignment]
+        c = self.config
         q, target, opt = self.q, self.target, self.optimizer
         variables = q.variables
         if not opt.built:

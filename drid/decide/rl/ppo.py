@@ -52,7 +52,7 @@ class PPOConfig(BaseModel):
         return self
 
 
-class PPOAgent(Agent):
+class PPOAgent(Agent[PPOConfig]):
     """PPO with separate policy and value MLPs; categorical or diagonal-Gaussian actions."""
 
     algo = "ppo"
@@ -62,7 +62,7 @@ class PPOAgent(Agent):
         super().__init__(obs_dim, action, config, **overrides)
         import keras
 
-        c: PPOConfig = self.config  # type: ignore[assignment]
+        c = self.config
         keras.utils.set_random_seed(c.seed)
         self.pi = Mlp([obs_dim, *c.hidden, action.dim], c.activation, out_scale=0.01, seed=c.seed, name="policy")
         self.vf = Mlp([obs_dim, *c.hidden, 1], c.activation, out_scale=1.0, seed=c.seed + 100, name="value")
@@ -77,7 +77,7 @@ class PPOAgent(Agent):
 
     # -- buffers ----------------------------------------------------------------------------------
     def _alloc(self) -> None:
-        c: PPOConfig = self.config  # type: ignore[assignment]
+        c = self.config
         T, N, D = c.n_steps, c.n_envs, self.obs_dim
         self.buf_obs = np.zeros((T, N, D), np.float32)
         self.buf_next = np.zeros((T, N, D), np.float64)
@@ -134,7 +134,7 @@ class PPOAgent(Agent):
     # -- learning -----------------------------------------------------------------------------------
     def observe(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
                 terminated: np.ndarray, truncated: np.ndarray, extras: dict[str, np.ndarray]) -> dict[str, float] | None:
-        c: PPOConfig = self.config  # type: ignore[assignment]
+        c = self.config
         t = self._t
         n = np.shape(rewards)[0]
         if n != c.n_envs:
@@ -165,7 +165,7 @@ class PPOAgent(Agent):
         return self._update()
 
     def _advantages(self) -> tuple[np.ndarray, np.ndarray]:
-        c: PPOConfig = self.config  # type: ignore[assignment]
+        c = self.config
         T, N = c.n_steps, c.n_envs
         # V(s') from each step's own next observation: the final observation when an episode
         # ended (truncation bootstraps from it, termination is masked), the next state otherwise.
@@ -179,13 +179,13 @@ class PPOAgent(Agent):
         return adv, adv + self.buf_val
 
     def progress_left(self) -> float:
-        c: PPOConfig = self.config  # type: ignore[assignment]
+        c = self.config
         return max(0.0, 1.0 - self.steps / c.total_steps) if c.anneal else 1.0
 
     def _update(self) -> dict[str, float]:
         import tensorflow as tf
 
-        c: PPOConfig = self.config  # type: ignore[assignment]
+        c = self.config
         adv, ret = self._advantages()
         T, N = c.n_steps, c.n_envs
         B = T * N
@@ -219,7 +219,7 @@ class PPOAgent(Agent):
     def _build_update(self) -> Any:
         import tensorflow as tf
 
-        c: PPOConfig = self.config  # type: ignore[assignment]
+        c = self.config
         pi, vf, log_std, opt = self.pi, self.vf, self.log_std, self.optimizer
         variables = self._trainable()
         continuous = self.continuous

@@ -19,7 +19,7 @@ from drid.errors import ConfigError
 __all__ = ["AGENTS", "evaluate_policy", "make_agent", "train_policy"]
 
 
-def _agents() -> dict[str, type[Agent]]:
+def _agents() -> dict[str, type[Agent[Any]]]:
     from drid.decide.rl.dqn import DQNAgent
     from drid.decide.rl.ppo import PPOAgent
 
@@ -29,7 +29,7 @@ def _agents() -> dict[str, type[Agent]]:
 AGENTS = ("dqn", "ppo")
 
 
-def make_agent(algo: str, env: Any, **hyper: Any) -> Agent:
+def make_agent(algo: str, env: Any, **hyper: Any) -> Agent[Any]:
     kinds = _agents()
     if algo not in kinds:
         raise ConfigError(f"unknown algorithm '{algo}' (choose {' or '.join(kinds)})", path="algo")
@@ -69,10 +69,10 @@ def train_policy(
     hyper = dict(hyper or {})
     if resume is not None:
         agent = load_agent(resume, **hyper)
-        meta = getattr(agent, "checkpoint_meta", {})
+        meta = agent.checkpoint_meta
         if meta.get("env") and meta["env"] != env_id:
             raise ConfigError(f"checkpoint '{resume}' was trained on {meta['env']}, not {env_id}", path="resume")
-        n = int(agent.config.n_envs)  # type: ignore[attr-defined]
+        n = int(agent.config.n_envs)
         target_steps = agent.steps + steps
         if "total_steps" not in hyper:
             agent.config = agent.config.model_copy(update={"total_steps": target_steps})
@@ -84,7 +84,7 @@ def train_policy(
         probe = EnvBatch(env_id, 1, seed=None, kwargs=env_kwargs)
         probe.close()
         agent = make_agent(algo, probe, **hyper)
-        n = int(agent.config.n_envs)  # type: ignore[attr-defined]
+        n = int(agent.config.n_envs)
         target_steps = steps
     algo = agent.algo
     if backend not in ("local", "ray"):
@@ -187,7 +187,7 @@ def train_policy(
         "backend": backend,
         "best_eval_mean": best,
         "evaluations": evals,
-        "episodes": [{"step": s, "return": r, "length": l} for s, r, l in episodes],
+        "episodes": [{"step": s, "return": r, "length": length} for s, r, length in episodes],
         "last_update": last_stats,
     }
     if out_dir is not None:
@@ -198,7 +198,7 @@ def train_policy(
     return metrics
 
 
-def _local_steps(envs: EnvBatch, agent: Agent) -> Any:
+def _local_steps(envs: EnvBatch, agent: Agent[Any]) -> Any:
     """Steps of the local environments, acted on by the agent's current policy."""
     while True:
         obs = envs.obs.copy()
@@ -249,7 +249,7 @@ def evaluate_policy(path: str | Path, env_id: str | None = None, episodes: int =
     from drid.sources.gym import make_env
 
     agent = load_agent(path)
-    meta = getattr(agent, "checkpoint_meta", {})
+    meta = agent.checkpoint_meta
     env_id = env_id or meta.get("env")
     if not env_id:
         raise ConfigError(f"checkpoint '{path}' does not say which environment it was trained on: give --env", path="env")
@@ -264,7 +264,7 @@ def evaluate_policy(path: str | Path, env_id: str | None = None, episodes: int =
             "max": float(returns.max()), "returns": returns.tolist(), "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def check_fits(agent: Agent, observation_space: Any, action_space: Any, where: str) -> None:
+def check_fits(agent: Agent[Any], observation_space: Any, action_space: Any, where: str) -> None:
     """``ConfigError`` when the agent's observation or action size does not fit the spaces."""
     from drid.decide.rl.common import ActionSpec, observation_dim
 
