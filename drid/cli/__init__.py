@@ -13,9 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from drid.cli import demo, plugins, run, schema
+from drid.cli._args import key_value, positive_int
 from drid.cli._commands import add_verbs
 
-__all__ = ["build_parser", "main"]
+# positive_int and key_value: argparse types for the authors of third-party sub-commands.
+__all__ = ["build_parser", "key_value", "main", "positive_int"]
 
 EXAMPLES = """\
 examples:
@@ -34,7 +36,6 @@ A pipeline config is YAML:
   sinks:     [{plugin: jsonl, params: {path: out/clip.jsonl}}]
   engine:    {mode: concurrent, on_error: {detect: skip}}
 """
-
 
 
 def _version() -> str:
