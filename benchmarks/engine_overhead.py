@@ -161,9 +161,9 @@ def main() -> None:
     np_fns = (np_detect, np_recognize, np_interpret, np_decide)
     for label, fns, plugins in (("no-op", noop_fns, lambda: [NoopDetect(), NoopRecognize(), NoopInterpret(), NoopDecide()]),
                                 ("numpy", np_fns, lambda: [NpDetect(), NpRecognize(), NpInterpret(), NpDecide()])):
-        t_loop = best(lambda: hand_loop(fs, *fns), args.repeats)
+        t_loop = best(lambda fns=fns: hand_loop(fs, *fns), args.repeats)
         for mode in ("sequential", "concurrent"):
-            t_eng = best(lambda: engine(fs, plugins(), mode), args.repeats)
+            t_eng = best(lambda plugins=plugins, mode=mode: engine(fs, plugins(), mode), args.repeats)
             print(f"{label:<10} {mode:<11} {n / t_loop:>10,.0f} {n / t_eng:>11,.0f} {(t_eng - t_loop) / n * 1e6:>18.1f} {t_loop / t_eng:>12.2f}")
 
     # Concurrent mode with stages that sleep (release the GIL): the slowest stage sets the pace.

@@ -18,6 +18,7 @@ from drid.eval.groundtruth import GroundTruth, ImageTruth, load_groundtruth, res
 from drid.eval.metrics import Counts, average_precision, line_distance, match_boxes
 from drid.pipeline.engine import Pipeline
 from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.registry import hooks_of
 from drid.schemas import Detection, Frame
 from drid.sources.media import to_bgr
 
@@ -167,7 +168,9 @@ def evaluate_detector(detector: Any, groundtruth: GroundTruth | str | Path, *, l
         groundtruth, base = load_groundtruth(groundtruth)
     base = base or Path.cwd()
     plugins = _plugins(detector)
-    declared = list(labels) if labels else [label for p in plugins for label in (getattr(p, "labels", None) or [])]
+    # a wrapper's ``labels`` (track's) say what it handles, not what the stage outputs
+    outputs = [p for p in plugins if not hooks_of(p).get("drid_detect", {}).get("wrapper")]
+    declared = list(labels) if labels else list(dict.fromkeys(label for p in outputs for label in (getattr(p, "labels", None) or [])))
     images: list[ImageResult] = []
     # Runs of frames: a video clip begins a new run (drid_start again); stills join the run before.
     runs: list[list[tuple[Frame, ImageResult]]] = [[]]

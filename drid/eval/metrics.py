@@ -115,7 +115,7 @@ def line_distance(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], sa
     such as lanes run mostly up the image). ``inf`` when they share less than a quarter of the
     shorter one's height."""
 
-    def x_at(points: Sequence[Sequence[float]], ys: np.ndarray) -> np.ndarray:
+    def x_at(points: np.ndarray, ys: np.ndarray) -> np.ndarray:
         pts = np.asarray(points, dtype=np.float64)
         order = np.argsort(pts[:, 1])
         return np.interp(ys, pts[order, 1], pts[order, 0])

@@ -14,8 +14,9 @@ Rules that hold for every hook:
   and attributes them to your plugin. A wrong return type is reported with your plugin's name, the
   stage and the frame.
 * A hook may take any subset of the arguments its spec lists (pluggy matches them by name).
-* Raise an exception to signal failure; the stage's ``on_error`` policy (``fail``, ``skip``,
-  ``continue``) decides what happens to the frame. Never swallow ``KeyboardInterrupt``.
+* Raise an exception to signal failure (see *Errors* below); the stage's ``on_error`` policy
+  (``fail``, ``skip``, ``continue``) decides what happens to the frame. Never swallow
+  ``KeyboardInterrupt``.
 * In concurrent mode each stage runs in its own thread: a plugin instance is only ever called
   from one thread at a time, but not always the same one. ``drid_start`` and ``drid_stop`` run on
   the caller's thread.
@@ -24,6 +25,38 @@ Rules that hold for every hook:
   plugin in config order (for ``drid_detect`` a list of lists of ``Detection``, for
   ``drid_decide`` the first decision), already validated and attributed; return the replacement
   in the same shape. The place for cross-cutting concerns such as tracking or tracing.
+
+Errors (one contract for every plugin):
+
+* Plugins raise plain exceptions (``ValueError``, ``RuntimeError``, an ``OSError`` …) with a
+  message that says what went wrong, and do not put their own name in it: the engine names the
+  plugin (as the config names the instance), the stage, the frame and the plugin's place in the
+  config, e.g. ``detect[0]: stage 'detect', plugin 'motion', frame clip.mp4#3: RuntimeError: …``
+  (a ``drid.StageError``, exit code 1 in the CLI).
+* ``drid.ConfigError`` means "the config is wrong, found before any frame is read": raise it from
+  the constructor (bad parameters; a ``Params`` model does this for you) or from ``drid_start``
+  (a model file that is missing). Raised by a hook once frames are flowing (``drid_learn``,
+  ``drid_decide``, a sink …) it is reported like any other exception, as a ``StageError`` naming
+  the plugin.
+* ``drid.SourceError`` is for a source whose input cannot be read at all (a missing or corrupt
+  file, a camera that does not open).
+* A return value of the wrong type is reported the same way, with the first validation problem
+  (``returned an invalid list[Detection]: [0].box: …``).
+
+Class attributes the engine reads (all optional):
+
+* ``drid_name`` — the name an instance or class passed to ``Pipeline`` in Python goes by when
+  the ``drid`` entry-point group does not know its class (a registered class goes by its
+  entry-point name, ``MotionDetector()`` by ``motion``; without either, the class name in kebab
+  case). A config's ``name:`` overrides all of them.
+* ``live`` — sources: ``True`` when frames are lost if the pipeline falls behind (a camera); only
+  then may the concurrent engine drop frames under ``overflow: drop-oldest``.
+* ``labels`` — detectors: the labels it can output; ``drid eval detector`` evaluates these labels
+  by default.
+* ``batch_call(hook, calls)`` — a method of a stage plugin served by a Ray stage actor
+  (``actor:`` in a config): the actor hands it the calls that arrived together, a list of keyword
+  dicts for ``hook``, and expects one result per call, in order. Without it each call is made on
+  its own.
 """
 
 from __future__ import annotations
@@ -84,6 +117,7 @@ def drid_frames() -> Iterable[Frame]:
     ``RunContext`` given to ``drid_start``) and continue; an unreadable input (a
     missing or corrupt file) raises ``drid.SourceError`` naming the path.
     """
+    raise NotImplementedError  # a specification: only plugins implement it
 
 
 @hookspec(firstresult=True)
@@ -96,6 +130,7 @@ def drid_act(frame: Frame, decision: Decision | None) -> Transition | None:
     termination and truncation flags) or ``None`` when nothing was applied. ``decision`` is ``None``
     when the pipeline has no decide stage; the source then chooses (for example a no-op action).
     """
+    raise NotImplementedError  # a specification: only plugins implement it
 
 
 # -- the four stages ----------------------------------------------------------------------------
@@ -109,6 +144,7 @@ def drid_detect(frame: Frame) -> list[Detection]:
     concatenation in config order. Boxes are in the pixel coordinates of ``frame.image`` and
     should lie inside it (clip them). Leave ``plugin`` empty: the engine fills in your name.
     """
+    raise NotImplementedError  # a specification: only plugins implement it
 
 
 @hookspec
@@ -120,6 +156,7 @@ def drid_recognize(frame: Frame, detections: list[Detection]) -> list[Recognitio
     objects are built for the interpret stage. Recognize in one batch per frame where you can.
     Return an empty list for detections you do not handle (filter by label).
     """
+    raise NotImplementedError  # a specification: only plugins implement it
 
 
 @hookspec
@@ -132,6 +169,7 @@ def drid_interpret(frame: Frame, objects: list[SceneObject]) -> Scene:
     (``Scene.merge``): objects by id, the rest concatenated without repeats. Keep per-track memory
     (for motion, zones, dwell times) in your instance; frames arrive in order.
     """
+    raise NotImplementedError  # a specification: only plugins implement it
 
 
 @hookspec(firstresult=True)
@@ -143,6 +181,7 @@ def drid_decide(frame: Frame, scene: Scene) -> Decision:
     pipeline has no interpret stage; closed-loop policies read ``frame.observation`` or
     ``scene.features``.
     """
+    raise NotImplementedError  # a specification: only plugins implement it
 
 
 @hookspec

@@ -50,7 +50,7 @@ def params_model_of(cls: type) -> type[BaseModel]:
     declared = getattr(cls, "Params", None)
     if isinstance(declared, type) and issubclass(declared, BaseModel):
         return declared
-    init = cls.__init__
+    init = next(vars(klass)["__init__"] for klass in cls.__mro__ if "__init__" in vars(klass))
     if init is object.__init__:
         return create_model(f"{cls.__name__}Params", __config__=ConfigDict(extra="forbid"))
     try:
@@ -111,7 +111,7 @@ class PluginInfo:
         for pname, f in self.params_model.model_fields.items():
             ann = f.annotation
             plain = isinstance(ann, type) and not getattr(ann, "__args__", None)
-            type_name = ann.__name__ if plain else str(ann).replace("typing.", "")
+            type_name = ann.__name__ if plain and ann is not None else str(ann).replace("typing.", "")
             out.append(
                 {
                     "name": pname,

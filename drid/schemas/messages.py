@@ -204,6 +204,17 @@ class Scene(_Message):
         )
 
 
+def _plain_action(value: Any) -> Any:
+    """An action as plain Python: numpy scalars and arrays (what a network or
+    ``env.action_space.sample()`` gives) become ``int``/``float``/tuples, so the ``Action`` union
+    picks int for discrete and a tuple for continuous actions."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        value = value.tolist()
+    if isinstance(value, list):
+        value = tuple(value)
+    return value
+
+
 class Decision(_Message):
     """What to do now: ``action`` (an env action or a named one), ``rationale`` in words naming the
     facts it used, optional ``confidence``; ``plugin`` is filled in by the engine."""
@@ -214,16 +225,7 @@ class Decision(_Message):
     plugin: str | None = None
     info: Meta = Field(default_factory=dict)
 
-    @field_validator("action", mode="before")
-    @classmethod
-    def _plain_python(cls, value: Any) -> Any:
-        # numpy scalars and arrays (what a network or env.action_space.sample() gives) become
-        # plain Python, so the union picks int for discrete and a tuple for continuous actions.
-        if isinstance(value, (np.generic, np.ndarray)):
-            value = value.tolist()
-        if isinstance(value, list):
-            value = tuple(value)
-        return value
+    _plain_action = field_validator("action", mode="before")(_plain_action)
 
 
 class Transition(_Message):
@@ -242,7 +244,7 @@ class Transition(_Message):
     env_index: Annotated[int, Field(ge=0)] = 0
     info: Meta = Field(default_factory=dict)
 
-    _plain_action = field_validator("action", mode="before")(Decision._plain_python.__func__)
+    _plain_action = field_validator("action", mode="before")(_plain_action)
 
 
 class PluginFault(_Message):

@@ -42,3 +42,14 @@ def test_hook_is_exercised_by_a_test(hook):
     users = [name for name, text in TESTS.items() if f"def {hook}(" in text]
     users += [f"{name} via {double}" for double in _doubles_implementing(hook) for name, text in TESTS.items() if f"{double}(" in text]
     assert users, f"no test implements {hook}, nor uses a drid.testing double that does"
+
+
+@pytest.mark.parametrize("attribute", ["drid_name", "live", "labels", "batch_call"])
+def test_informal_class_attributes_are_in_the_hook_manual(attribute):
+    assert f"``{attribute}" in (hookspecs.__doc__ or ""), f"the hook manual (drid.pipeline.hookspecs) must document {attribute}"
+
+
+def test_the_error_contract_is_in_the_hook_manual():
+    manual = hookspecs.__doc__ or ""
+    for name in ("ConfigError", "StageError", "SourceError", "before any frame is read", "detect[0]"):
+        assert name in manual
