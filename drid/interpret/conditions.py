@@ -28,19 +28,20 @@ such as ``person 3 near car 1 (0.82)`` — which rationales and facts quote.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from drid.errors import close_matches
+from drid.interpret.facts import object_name
 from drid.interpret.relations import INVERSE, PREDICATES, SYMMETRIC
+from drid.interpret.selectors import Selector, labels_of, number, parse_selector, unknown_key
 from drid.schemas import Event, Relation, Scene, SceneObject
 
 __all__ = ["KNOWN_EVENTS", "KNOWN_PREDICATES", "Condition", "SceneView", "parse_condition"]
 
 KNOWN_PREDICATES = (*PREDICATES, "approaching", "moving_away")
 KNOWN_EVENTS = ("appeared", "left", "started_moving", "stopped", "entered_zone", "exited_zone", "crossed_line", "situation_started", "situation_ended")
-_SPEED_KEYS = {"px/s": "speed_px_s", "m/s": "speed_m_s", "km/h": "speed_km_h"}
 
 
 class SceneView:
@@ -57,12 +58,7 @@ class SceneView:
         self.evidence = dict(evidence or {})
 
     def name(self, oid: int) -> str:
-        obj = self.objects.get(oid)
-        if obj is None:
-            return f"object {oid}"
-        if obj.attributes.get("landmark"):
-            return f"the {obj.label}"
-        return f"{obj.label} {oid}"
+        return object_name(oid, self.objects.get(oid))
 
 
 @dataclass
@@ -74,141 +70,6 @@ class Condition:
 
     def test(self, view: SceneView) -> list[str] | None:
         raise NotImplementedError
-
-
-# -- object selectors ---------------------------------------------------------------------------
-
-_SELECTOR_KEYS = ("label", "id", "moving", "zone", "min_dwell_s", "min_speed", "max_speed", "unit", "min_score", "min_age_s", "landmark")
-
-
-@dataclass
-class Selector:
-    labels: frozenset[str] | None = None
-    ids: frozenset[int] | None = None
-    moving: bool | None = None
-    zone: str | None = None
-    min_dwell_s: float | None = None
-    min_speed: float | None = None
-    max_speed: float | None = None
-    unit: str = "px/s"
-    min_score: float | None = None
-    min_age_s: float | None = None
-    landmark: bool | None = None
-    text: str = "object"
-    qualifiers: str = ""  # the text without the labels: "moving in zone 'road'"
-
-    def __call__(self, obj: SceneObject) -> bool:
-        a = obj.attributes
-        if self.labels is not None and obj.label not in self.labels:
-            return False
-        if self.ids is not None and obj.id not in self.ids:
-            return False
-        if self.moving is not None and bool(a.get("moving", False)) != self.moving:
-            return False
-        if self.landmark is not None and bool(a.get("landmark", False)) != self.landmark:
-            return False
-        if self.zone is not None:
-            zones = a.get("zones")
-            if not isinstance(zones, dict) or self.zone not in zones:
-                return False
-            if self.min_dwell_s is not None and float(zones[self.zone] or 0.0) < self.min_dwell_s:  # type: ignore[arg-type]
-                return False
-        if self.min_speed is not None or self.max_speed is not None:
-            speed = a.get(_SPEED_KEYS[self.unit])
-            if not isinstance(speed, (int, float)):
-                return False
-            if self.min_speed is not None and speed < self.min_speed:
-                return False
-            if self.max_speed is not None and speed > self.max_speed:
-                return False
-        if self.min_score is not None and obj.score < self.min_score:
-            return False
-        if self.min_age_s is not None:
-            age = a.get("age_s")
-            if not isinstance(age, (int, float)) or age < self.min_age_s:
-                return False
-        return True
-
-
-def _labels(value: Any, path: str) -> frozenset[str]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not items or not all(isinstance(v, str) and v for v in items):
-        raise ValueError(f"{path}: expected a label or a list of labels, got {value!r}")
-    return frozenset(items)
-
-
-def _number(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{path}: expected a number, got {value!r}")
-    return float(value)
-
-
-def _flag(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{path}: expected true or false, got {value!r}")
-    return value
-
-
-def _unknown(key: str, known: Iterable[str], path: str, what: str) -> ValueError:
-    known = list(known)
-    return ValueError(f"{path}: unknown {what} '{key}'{close_matches(key, known) or ' (known: ' + ', '.join(known) + ')'}")
-
-
-def parse_selector(data: Any, path: str, extra: Sequence[str] = ()) -> tuple[Selector, dict[str, Any]]:
-    """A selector from a label, a list of labels or a mapping; returns it with the mapping's
-    ``extra`` keys (``at_least``…) left for the caller."""
-    if isinstance(data, (str, list, tuple)):
-        labels = _labels(data, path)
-        return Selector(labels=labels, text=" or ".join(sorted(labels))), {}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a label or a mapping of {', '.join(_SELECTOR_KEYS)}, got {data!r}")
-    sel = Selector()
-    rest: dict[str, Any] = {}
-    words: list[str] = []
-    for key, value in data.items():
-        where = f"{path}.{key}"
-        if key in extra:
-            rest[key] = value
-        elif key == "label":
-            sel.labels = _labels(value, where)
-        elif key == "id":
-            ids = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-            if not isinstance(ids, (list, tuple)) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-                raise ValueError(f"{where}: expected an object id or a list of ids, got {value!r}")
-            sel.ids = frozenset(ids)
-        elif key == "moving":
-            sel.moving = _flag(value, where)
-        elif key == "landmark":
-            sel.landmark = _flag(value, where)
-        elif key == "zone":
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"{where}: expected a zone name, got {value!r}")
-            sel.zone = value
-        elif key == "unit":
-            if value not in _SPEED_KEYS:
-                raise ValueError(f"{where}: expected one of {', '.join(_SPEED_KEYS)}, got {value!r}")
-            sel.unit = value
-        elif key in ("min_dwell_s", "min_speed", "max_speed", "min_score", "min_age_s"):
-            setattr(sel, key, _number(value, where))
-        else:
-            raise _unknown(str(key), (*_SELECTOR_KEYS, *extra), path, "key")
-    if sel.min_dwell_s is not None and sel.zone is None:
-        raise ValueError(f"{path}.min_dwell_s: needs a zone")
-    if sel.ids is not None:
-        words.append("#" + "/".join(str(i) for i in sorted(sel.ids)))
-    if sel.moving is not None:
-        words.append("moving" if sel.moving else "stationary")
-    if sel.zone is not None:
-        words.append(f"in zone '{sel.zone}'" + (f" for >= {sel.min_dwell_s:g} s" if sel.min_dwell_s is not None else ""))
-    if sel.min_speed is not None:
-        words.append(f"faster than {sel.min_speed:g} {sel.unit}")
-    if sel.max_speed is not None:
-        words.append(f"slower than {sel.max_speed:g} {sel.unit}")
-    if sel.min_age_s is not None:
-        words.append(f"seen for >= {sel.min_age_s:g} s")
-    sel.qualifiers = " ".join(words)
-    sel.text = " ".join([" or ".join(sorted(sel.labels)) if sel.labels else "object", *words])
-    return sel, rest
 
 
 # -- conditions ---------------------------------------------------------------------------------
@@ -347,7 +208,7 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
         inner = parse_condition(value, where)
         return Not(text=f"not ({inner.text})", part=inner)
     if key == "label":
-        labels = _labels(value, where)
+        labels = labels_of(value, where)
         sel = Selector(labels=labels, text=" or ".join(sorted(labels)))
         return Objects(text=sel.text, selector=sel)
     if key in ("objects", "object"):
@@ -364,7 +225,7 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
             raise ValueError(f"{where}: expected {{subject: ..., predicate: ..., object: ...}}, got {value!r}")
         for k in value:
             if k not in ("subject", "predicate", "object", "min_confidence"):
-                raise _unknown(str(k), ("subject", "predicate", "object", "min_confidence"), where, "key")
+                raise unknown_key(str(k), ("subject", "predicate", "object", "min_confidence"), where, "key")
         if "predicate" not in value:
             raise ValueError(f"{where}.predicate: required (one of {', '.join(KNOWN_PREDICATES)})")
         preds = value["predicate"]
@@ -375,7 +236,7 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
             _check_name(p, KNOWN_PREDICATES, f"{where}.predicate", "predicate")
         subject, _ = parse_selector(value.get("subject", {}), f"{where}.subject")
         obj, _ = parse_selector(value.get("object", {}), f"{where}.object")
-        conf = _number(value.get("min_confidence", 0.0), f"{where}.min_confidence")
+        conf = number(value.get("min_confidence", 0.0), f"{where}.min_confidence")
         text = f"{subject.text} {' or '.join(p.replace('_', ' ') for p in preds)} {obj.text}"
         return RelationIs(text=text, subject=subject, predicates=tuple(preds), object=obj, min_confidence=conf)
     if key == "event":
@@ -384,7 +245,7 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
             raise ValueError(f"{where}: expected an event name or {{name: ..., data: {{...}}, object: ...}}, got {value!r}")
         for k in spec:
             if k not in ("name", "data", "object"):
-                raise _unknown(str(k), ("name", "data", "object"), where, "key")
+                raise unknown_key(str(k), ("name", "data", "object"), where, "key")
         names = [spec["name"]] if isinstance(spec["name"], str) else spec["name"]
         for n in names:
             _check_name(n, KNOWN_EVENTS, f"{where}.name", "event")
@@ -399,7 +260,7 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
         if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) and n for n in names):
             raise ValueError(f"{where}: expected a situation name or a list of them, got {value!r}")
         return SituationIs(text=f"situation {' or '.join(names)}", names=tuple(names))
-    raise _unknown(str(key), _KEYS, path, "condition")
+    raise unknown_key(str(key), _KEYS, path, "condition")
 
 
 def _combine(kind: type, value: Any, path: str, word: str) -> Condition:

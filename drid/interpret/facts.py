@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-__all__ = ["Narrator", "count_phrase", "motion_verb", "name_of", "plural"]
+from drid.schemas import SceneObject
+
+__all__ = ["Narrator", "count_phrase", "motion_verb", "name_of", "object_name", "plural"]
 
 _IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "children", "bus": "buses", "mouse": "mice"}
 
@@ -31,6 +33,14 @@ def count_phrase(n: int, label: str) -> str:
 def name_of(label: str, oid: int, landmark: bool = False) -> str:
     """How a fact refers to an object: ``person 3``, or ``the table`` for a landmark."""
     return f"the {label}" if landmark else f"{label} {oid}"
+
+
+def object_name(oid: int, obj: SceneObject | None) -> str:
+    """How facts and evidence refer to object ``oid`` of a scene (``obj``, None when the scene
+    does not hold it): ``person 3``, ``the table`` for a landmark, else ``object 3``."""
+    if obj is None:
+        return f"object {oid}"
+    return name_of(obj.label, oid, landmark=bool(obj.attributes.get("landmark")))
 
 
 def motion_verb(label: str, speed_mps: float | None) -> str:
@@ -64,11 +74,11 @@ class Narrator:
         unchanged = last is not None and (same(last[0], gist) if same is not None else last[0] == gist)
         if last is None and self.max_facts is not None and len(self._out) >= self.max_facts:
             return  # no room in this frame: the topic stays new and is told when there is
-        if not unchanged or (self.repeat_after is not None and t - last[1] >= self.repeat_after):
+        if last is not None and unchanged and (self.repeat_after is None or t - last[1] < self.repeat_after):
+            last[2] = t
+        else:
             self._said[topic] = [gist, t, t]
             self._out.append(text if isinstance(text, str) else text())
-        else:
-            last[2] = t
 
     def knows(self, topic: Hashable) -> bool:
         """Whether ``topic`` was said and still holds (within ``grace``)."""

@@ -16,6 +16,7 @@ What is a plugin and what is a parameter:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 from drid.errors import close_matches
 from drid.interpret.calibration import Calibration
 from drid.interpret.conditions import KNOWN_PREDICATES, Condition, SceneView, parse_condition
-from drid.interpret.facts import Narrator, count_phrase, motion_verb
+from drid.interpret.facts import Narrator, count_phrase, motion_verb, name_of, object_name
 from drid.interpret.features import feature_names, scene_features
 from drid.interpret.memory import TemporalParams, TrackMemory, heading_word
 from drid.interpret.relations import SpatialParams, spatial_relations, spatial_relations_naive
@@ -228,29 +229,25 @@ class RelationsInterpreter(Plugin):
         say = self.narrator
 
         def name(oid: int) -> str:
-            o = objs.get(oid)
-            if o is None:
-                return f"object {oid}"
-            return f"the {o.label}" if o.attributes.get("landmark") else f"{o.label} {oid}"
+            return object_name(oid, objs.get(oid))
 
         for ev in events:
             who = name(ev.objects[0]) if ev.objects else ""
             d = ev.data
             if ev.name == "appeared":
                 label = str(d.get("label", "object"))
-                who = f"{label} {ev.objects[0]}"
-                say.event(f"{who} appeared")
+                say.event(f"{name_of(label, ev.objects[0])} appeared")
             elif ev.name == "left":
-                say.event(f"{d.get('label', 'object')} {ev.objects[0]} left after {float(d.get('seen_s', 0.0)):.1f} s")  # type: ignore[arg-type]
+                say.event(f"{name_of(str(d.get('label', 'object')), ev.objects[0])} left after {float(d.get('seen_s', 0.0)):.1f} s")  # type: ignore[arg-type]
             elif ev.name == "entered_zone":
                 say.event(f"{who} entered zone '{d['zone']}'")
             elif ev.name == "exited_zone":
-                say.event(f"{d.get('label', 'object')} {ev.objects[0]} left zone '{d['zone']}' after {float(d.get('dwell_s', 0.0)):.1f} s")  # type: ignore[arg-type]
+                say.event(f"{name_of(str(d.get('label', 'object')), ev.objects[0])} left zone '{d['zone']}' after {float(d.get('dwell_s', 0.0)):.1f} s")  # type: ignore[arg-type]
             elif ev.name == "crossed_line":
                 line = str(d["line"])
                 counts = self.regions.counts[line]
-                tally = ", ".join(f"{n} {k}" for k, n in counts.items())
-                say.event(f"{who} crossed line '{line}' {d['direction']} ({tally})")
+                so_far = ", ".join(f"{n} {k}" for k, n in counts.items())
+                say.event(f"{who} crossed line '{line}' {d['direction']} ({so_far})")
         for o in tracked:
             tr = self.memory.tracks[o.id]
             m = tr.motion
@@ -276,14 +273,14 @@ class RelationsInterpreter(Plugin):
 
         for a, pred, b, _ in relations:
             if pred in narrate:
-                say.state((pred, a, b), pred, lambda a=a, pred=pred, b=b: telling(a, pred, b), t)
+                say.state((pred, a, b), pred, functools.partial(telling, a, pred, b), t)
         for zone, members in self.regions.occupancy().items():
             topic = ("occupancy", zone)
             if members:
                 tally: dict[str, int] = {}
-                for m in members:
-                    track = self.memory.tracks.get(m)
-                    label = objs[m].label if m in objs else (track.label if track is not None else "object")
+                for member in members:
+                    track = self.memory.tracks.get(member)
+                    label = objs[member].label if member in objs else (track.label if track is not None else "object")
                     tally[label] = tally.get(label, 0) + 1
                 what = " and ".join(count_phrase(n, label) for label, n in sorted(tally.items()))
                 say.state(topic, len(members), f"{what} in zone '{zone}'", t)

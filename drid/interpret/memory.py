@@ -96,8 +96,8 @@ def _slope(t: np.ndarray, v: np.ndarray) -> np.ndarray:
 class TrackMemory:
     """Per-track state over a bounded window. Call :meth:`update` once per frame, in order."""
 
-    def __init__(self, params: TemporalParams = TemporalParams(), calibration: Calibration | None = None) -> None:
-        self.params = params
+    def __init__(self, params: TemporalParams | None = None, calibration: Calibration | None = None) -> None:
+        self.params = params if params is not None else TemporalParams()
         self.calibration = calibration
         self.tracks: dict[int, Track] = {}
 

@@ -83,11 +83,16 @@ class SpatialParams(BaseModel):
     def _known(cls, value: object) -> object:
         if isinstance(value, str):
             value = [value]
-        for p in value or ():  # type: ignore[union-attr]
+        if not isinstance(value, (list, tuple)):
+            return value  # not a list: the field's own type check says so
+        for p in value:
             if p not in _ORDER:
                 raise ValueError(f"unknown spatial predicate '{p}'{close_matches(str(p), PREDICATES) or ' (known: ' + ', '.join(PREDICATES) + ')'}")
-        return tuple(value)  # type: ignore[arg-type]
+        return tuple(value)
 
+
+#: The default thresholds (a frozen model, shared).
+_DEFAULT = SpatialParams()
 
 # A relation before it becomes a message: (subject index, predicate, object index, confidence).
 Raw = tuple[int, str, int, float]
@@ -102,7 +107,7 @@ class RelationArrays(NamedTuple):
     object: np.ndarray
     confidence: np.ndarray
 
-    def __len__(self) -> int:  # type: ignore[override]
+    def __len__(self) -> int:
         return len(self.subject)
 
     def tuples(self) -> list[Raw]:
@@ -113,7 +118,7 @@ class RelationArrays(NamedTuple):
 _EMPTY = RelationArrays(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
 
 
-def spatial_relations(boxes: np.ndarray, params: SpatialParams = SpatialParams()) -> RelationArrays:
+def spatial_relations(boxes: np.ndarray, params: SpatialParams = _DEFAULT) -> RelationArrays:
     """The spatial relations among ``boxes`` (an ``N×4`` xyxy array), by box index, sorted.
 
     One numpy pass: the pairwise gaps select the candidate pairs (no predicate holds beyond the
@@ -198,7 +203,7 @@ def spatial_relations(boxes: np.ndarray, params: SpatialParams = SpatialParams()
     return RelationArrays(i[pair], pred, j[pair], confs[pair, pred])
 
 
-def spatial_relations_naive(boxes: Sequence[Sequence[float]], params: SpatialParams = SpatialParams()) -> list[Raw]:
+def spatial_relations_naive(boxes: Sequence[Sequence[float]], params: SpatialParams = _DEFAULT) -> list[Raw]:
     """The same relations as :func:`spatial_relations`, by a plain Python loop over every pair:
     the reference the vectorised pass is tested and benchmarked against."""
     out: list[Raw] = []
