@@ -1,23 +1,5 @@
-"""Test doubles that ship with drid, for plugin authors' tests and ours.
-
-* :class:`ListSource` — frames you give it (optionally "live", so drop policies apply).
-* :class:`SyntheticSource` — ``n`` generated frames with a moving square; no files needed.
-* :class:`CollectSink` — keeps every record it is given and whether it was stopped.
-* :class:`CounterWorld` — a tiny deterministic closed-loop source: reward is the action taken,
-  the observation counts steps, episodes end after ``episode_length`` steps.
-* :class:`BrightRegion` — detects the box around pixels brighter than a threshold.
-* :class:`MeanColour` — recognizes detections as ``bright`` or ``dark`` by their crop's mean, and
-  answers many calls at once through ``batch_call`` (what a batching stage actor uses).
-* :class:`ProcessKiller` — a detector that kills its own process (as the OOM killer would), to
-  test how a distributed backend handles a dead worker.
-
-Builders of messages for tests, so no test file keeps its own copy:
-
-* :func:`box` — a ``BoundingBox`` from corners; :func:`box_at` — one standing on a point
-  (bottom-centre anchor, the default of zones and lines).
-* :func:`detection` — a ``Detection`` of a box.
-* :func:`scene_object` — a ``SceneObject`` (tracked by default: ``track_id`` = ``id``).
-"""
+"""Test doubles that are plugins themselves: sources, a sink, a closed-loop world, a detector, a
+recognizer that batches, and a detector that kills its own process."""
 
 from __future__ import annotations
 
@@ -34,49 +16,10 @@ from pydantic import Field
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
 from drid.pipeline.params import Plugin, PluginParams
-from drid.schemas import BoundingBox, Decision, Detection, Frame, FrameRecord, Recognition, SceneObject, Transition
+from drid.schemas import BoundingBox, Decision, Detection, Frame, FrameRecord, Recognition, Transition
 from drid.sources.media import Sized
 
-__all__ = [
-    "BrightRegion",
-    "CollectSink",
-    "CounterWorld",
-    "ListSource",
-    "MeanColour",
-    "ProcessKiller",
-    "SyntheticSource",
-    "box",
-    "box_at",
-    "detection",
-    "scene_object",
-]
-
-
-def box(x1: float, y1: float, x2: float, y2: float) -> BoundingBox:
-    """A ``BoundingBox`` from its corners, in pixels."""
-    return BoundingBox(x1=x1, y1=y1, x2=x2, y2=y2)
-
-
-def box_at(x: float, y: float, w: float = 40, h: float = 100) -> BoundingBox:
-    """A ``w × h`` box whose bottom-centre is at ``(x, y)`` (a person standing there)."""
-    return BoundingBox(x1=x - w / 2, y1=y - h, x2=x + w / 2, y2=y)
-
-
-def detection(b: BoundingBox | tuple[float, float, float, float], label: str = "object", score: float = 0.9, **fields: Any) -> Detection:
-    """A ``Detection`` of ``b`` (a box or its corners); other fields (``track_id``…) by keyword."""
-    return Detection(box=b if isinstance(b, BoundingBox) else box(*b), label=label, score=score, **fields)
-
-
-def scene_object(
-    oid: int, label: str, b: BoundingBox | tuple[float, float, float, float] = (0, 0, 10, 10), *, tracked: bool = True, score: float = 0.9, **attributes: Any
-) -> SceneObject:
-    """A ``SceneObject`` as the engine builds it for the interpret stage: detected as ``label``,
-    from detection 0, with ``track_id = oid`` unless ``tracked=False``; extra keywords become
-    its ``attributes``."""
-    return SceneObject(
-        id=oid, label=label, score=score, box=b if isinstance(b, BoundingBox) else box(*b),
-        detected_as=label, detection=0, track_id=oid if tracked else None, attributes=attributes,
-    )
+__all__ = ["BrightRegion", "CollectSink", "CounterWorld", "ListSource", "MeanColour", "ProcessKiller", "SyntheticSource"]
 
 
 class ListSource:
