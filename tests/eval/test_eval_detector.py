@@ -105,3 +105,37 @@ def test_detectors_on_the_shared_ground_truth():
         assert lanes.per_label[side].counts.recall == 1.0 and lanes.per_label[side].mean_match < 10
     motion = evaluate_detector(make_detector("motion"), gt).per_label["motion"]
     assert motion.counts.tp == 3 and motion.counts.fp == 0
+
+
+@pytest.fixture
+def square_truth(tmp_path):
+    """A picture and its ground truth: one 'thing' at (10, 10, 50, 50), as SubsetDetector finds it."""
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "pic.png"), np.full((80, 120, 3), 90, np.uint8))
+    truth = {"format": "drid-groundtruth", "images": [{"image": "pic.png", "size": [120, 80], "annotated": ["thing"], "objects": [{"label": "thing", "box": [10, 10, 50, 50]}]}]}
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    return tmp_path / "truth.json"
+
+
+def test_a_detector_whose_hooks_take_a_subset_of_their_arguments_is_evaluated(square_truth, capsys):
+    from hook_subsets import SubsetDetector
+
+    detector = SubsetDetector()  # drid_start(self), drid_detect(self), drid_stop(self)
+    report = evaluate_detector(detector, square_truth)
+    thing = report.per_label["thing"]
+    assert report.labels == ["thing"] and (thing.counts.tp, thing.counts.fp, thing.counts.n_truth) == (1, 0, 1)
+    assert (detector.started, detector.calls, detector.stopped) == (1, 1, 1)  # run like in any pipeline
+    assert main(["eval", "detector", str(square_truth), "--detector", "hook_subsets:SubsetDetector", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(r["label"], r["tp"], r["fp"]) for r in data["per_label"]] == [("thing", 1, 0)]
+
+
+def test_a_tracker_is_evaluated_with_the_detector_it_wraps():
+    params = {"history": 50, "var_threshold": 12, "detect_shadows": False, "kernel": 7, "min_area": 800, "merge_gap": 20, "warmup": 3}
+    report = evaluate_detector([make_detector("track", {"min_hits": 1}), make_detector("motion", params)], bundled_groundtruth("packaged"))
+    motion = report.per_label["motion"]
+    assert report.labels == ["motion"]  # the detector's labels, not the wrapper's
+    assert (motion.counts.tp, motion.counts.fp, motion.counts.n_truth) == (2, 0, 2)
+    found = [d for r in report.images for d in r.detections]
+    assert found and all(d.track_id is not None and d.plugin == "motion" for d in found)
