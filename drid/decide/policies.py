@@ -179,7 +179,8 @@ class _AgentPolicy(Plugin):
         obs2 = self.agent.check_observation(obs)
         actions, extras = self.agent.act(obs2, deterministic=not self.explore)
         action = actions[0]
-        k = int(frame.meta.get("env_index", 0)) if isinstance(frame.meta.get("env_index", 0), int) else 0
+        index = frame.meta.get("env_index", 0)
+        k = index if isinstance(index, int) else 0
         if self.learn:
             self._pending[k] = (obs, action, {key: v[:1] for key, v in extras.items()}, from_features)
         rationale, confidence, info = self._explain(obs2, action)

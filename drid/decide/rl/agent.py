@@ -124,11 +124,13 @@ class Agent(Generic[ConfigT]):
     def _restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
         for name, net in self.networks().items():
             current = net.weights()
-            stored = [arrays.get(f"net/{name}/{i}") for i in range(len(current))]
-            for i, (have, got) in enumerate(zip(current, stored)):
+            stored: list[np.ndarray] = []
+            for i, have in enumerate(current):
+                got = arrays.get(f"net/{name}/{i}")
                 if got is None or got.shape != have.shape:
                     raise CheckpointError(f"policy checkpoint '{path}': network '{name}' weight {i} is "
                                           f"{'missing' if got is None else f'of shape {got.shape}, expected {have.shape}'}")
+                stored.append(got)
             net.set_weights(stored)
         opt_arrays = [arrays[f"opt/{i}"] for i in range(len([k for k in arrays if k.startswith("opt/")]))]
         if opt_arrays:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,11 @@ def observation_dim(space: Any) -> int:
     raise ConfigError(f"observation space {space} is not supported (the agents need a 1-D Box observation)")
 
 
-_ACTIVATIONS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0)}
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"tanh": np.tanh, "relu": _relu}
 
 
 class Mlp:
@@ -159,7 +164,7 @@ def write_checkpoint(path: str | Path, meta: dict[str, Any], arrays: dict[str, n
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"__meta__": np.frombuffer(json.dumps({"format": FORMAT, **meta}).encode(), dtype=np.uint8)}
+    payload: dict[str, Any] = {"__meta__": np.frombuffer(json.dumps({"format": FORMAT, **meta}).encode(), dtype=np.uint8)}
     payload.update(arrays)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, **payload)

@@ -86,7 +86,7 @@ class RayRollouts:
             raise DridError("Ray is not initialised: connect first (drid.pipeline.backends.ray_backend.connect)")
         sizes = [n_envs // runners + (1 if k < n_envs % runners else 0) for k in range(runners)]
         offsets = np.cumsum([0, *sizes[:-1]])
-        remote = ray.remote(RolloutRunner).options(num_cpus=cpus_per_runner)
+        remote: Any = ray.remote(RolloutRunner).options(num_cpus=cpus_per_runner)
         config = agent.config.model_dump()
         self.runners = [remote.remote(env_id, n, seed + int(o), env_kwargs, config, agent.obs_dim, agent.action.as_dict()) for n, o in zip(sizes, offsets)]
         self.n_steps = int(agent.config.n_steps)

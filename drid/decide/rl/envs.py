@@ -80,7 +80,7 @@ def evaluate(policy: Any, env_id: str, episodes: int = 100, seed: int = 10_000, 
     while active.any():
         idx = np.flatnonzero(active)
         actions = np.asarray(policy(obs[idx]))
-        for j, k in enumerate(idx):
+        for j, k in enumerate(idx.tolist()):
             o, r, te, tr, _ = envs[k].step(actions[j])
             ret[k] += r
             obs[k] = o
