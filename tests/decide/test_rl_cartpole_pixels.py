@@ -15,8 +15,8 @@ from drid.demos.cartpole import DEFAULT_POLICY, angle_errors
 from drid.detect.cartpole import CartPoleDetector
 from drid.interpret.cartpole import CartPoleStateEstimator
 from drid.recognize.cartpole import CartPoleRecognizer
-from drid.sources.cartpole import ANGLE_NOISE, POSITION_NOISE
 from drid.schemas.messages import build_objects
+from drid.sources.cartpole import ANGLE_NOISE, POSITION_NOISE
 from drid.sources.gym import GymSource
 from drid.testing import CollectSink
 
