@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from drid import BoundingBox, Detection, Frame, hookimpl
+from drid.pipeline.params import Plugin, PluginParams
 
 
-class ColorRegions:
+class ColorRegions(Plugin):
     """Connected regions whose hue is in [hue_min, hue_max] (OpenCV hue: 0-179)."""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    # Each parameter is declared once, here: drid validates a config against this model before
+    # any frame is read, and the constructor validates the same way (ColorRegions(hue_max=200)
+    # raises the ConfigError a config would get). `inspect.signature(ColorRegions)` shows them.
+    class Params(PluginParams):
         hue_min: int = Field(default=5, ge=0, le=179, description="lowest hue (OpenCV scale 0-179)")
         hue_max: int = Field(default=22, ge=0, le=179, description="highest hue")
         min_saturation: int = Field(default=90, ge=0, le=255, description="greys below this are ignored")
@@ -27,14 +32,17 @@ class ColorRegions:
                 raise ValueError(f"hue_max ({self.hue_max}) is below hue_min ({self.hue_min})")
             return self
 
-    def __init__(self, hue_min=5, hue_max=22, min_saturation=90, min_value=60, min_area=0.002, label="region"):
-        self.low = np.array([hue_min, min_saturation, min_value], dtype=np.uint8)
-        self.high = np.array([hue_max, 255, 255], dtype=np.uint8)
-        self.min_area = min_area
-        self.label = label
+    params: Params  # the validated, frozen values: self.params.hue_min
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)  # validates; then derive what the hook needs
+        p = self.params
+        self.low = np.array([p.hue_min, p.min_saturation, p.min_value], dtype=np.uint8)
+        self.high = np.array([p.hue_max, 255, 255], dtype=np.uint8)
 
     @hookimpl
     def drid_detect(self, frame: Frame) -> list[Detection]:
+        """The regions of the frame in the hue range, largest first."""
         if frame.image is None:
             return []
         hsv = cv2.cvtColor(frame.image, cv2.COLOR_BGR2HSV)
@@ -44,6 +52,6 @@ class ColorRegions:
         total = mask.shape[0] * mask.shape[1]
         found = []
         for x, y, w, h, area in stats[1:n]:
-            if area >= self.min_area * total:
-                found.append(Detection(box=BoundingBox.from_xywh(x, y, w, h), score=min(1.0, area / (w * h)), label=self.label))
+            if area >= self.params.min_area * total:
+                found.append(Detection(box=BoundingBox.from_xywh(x, y, w, h), score=min(1.0, area / (w * h)), label=self.params.label))
         return sorted(found, key=lambda d: -d.box.area)
