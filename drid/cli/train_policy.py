@@ -55,10 +55,21 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
     hyper = dict(args.hp)
     steps = args.steps or (100_000 if args.algo == "ppo" else 50_000)
     out = Path(args.out or f"out/policy-{args.algo}-{args.env.replace('/', '_')}")
-    metrics = train_policy(args.env, args.algo, steps, seed=args.seed, n_envs=args.n_envs, env_kwargs=args.env_kwargs,
-                           hyper=hyper, eval_every=args.eval_every, eval_episodes=args.eval_episodes, out=out,
-                           resume=args.resume, progress=not args.no_progress and sys.stderr.isatty(), stop_at=args.stop_at,
-                           backend=args.backend, runners=args.runners, address=args.address)
+    ray_started = False
+    if args.backend == "ray":  # the rollout runners need a cluster: join --address, or start a local one
+        from drid.pipeline.backends.ray_backend import connect
+
+        ray_started = connect(args.address, None)
+    try:
+        metrics = train_policy(args.env, args.algo, steps, seed=args.seed, n_envs=args.n_envs, env_kwargs=args.env_kwargs,
+                               hyper=hyper, eval_every=args.eval_every, eval_episodes=args.eval_episodes, out=out,
+                               resume=args.resume, progress=not args.no_progress and sys.stderr.isatty(), stop_at=args.stop_at,
+                               backend=args.backend, runners=args.runners)
+    finally:
+        if ray_started:
+            import ray
+
+            ray.shutdown()
     ev = metrics["evaluations"][-1]
     print(f"{metrics['algo']} on {metrics['env']}: {metrics['steps']} steps in {metrics['train_seconds']:.1f} s training "
           f"({metrics['wall_seconds']:.1f} s with evaluation); last evaluation {ev['mean']:.1f} ± {ev['std']:.1f} over "

@@ -53,7 +53,6 @@ def train_policy(
     stop_at: float | None = None,
     backend: str = "local",
     runners: int = 2,
-    address: str | None = None,
 ) -> dict[str, Any]:
     """Train ``algo`` on ``env_id`` for ``steps`` environment steps.
 
@@ -61,8 +60,9 @@ def train_policy(
     copies, fixed seeds); the best one is saved as ``out/best.npz``. ``out`` also receives
     ``last.npz`` (resumable, with the replay buffer), ``metrics.json`` and ``curve.png``.
     ``stop_at`` ends training at the first evaluation whose mean return reaches it.
-    ``backend="ray"`` (PPO) steps the environments in ``runners`` Ray actors, on the cluster at
-    ``address`` or a local one (``drid.decide.rl.distributed``); the learner is the same.
+    ``backend="ray"`` (PPO) steps the environments in ``runners`` Ray actors on the Ray cluster
+    the caller has connected to (``drid train policy`` joins ``--address`` or starts a local one;
+    see ``drid.decide.rl.distributed``); the learner is the same.
     Returns the metrics (also written as JSON): evaluations, training episodes, wall-clock
     seconds spent training (evaluation excluded) and in total.
     """
@@ -90,14 +90,11 @@ def train_policy(
     if backend not in ("local", "ray"):
         raise ConfigError(f"unknown backend '{backend}' (backends: local, ray)", path="backend")
     envs: Any
-    ray_started = False
     if backend == "ray":
         from drid.decide.rl.distributed import RayRollouts
-        from drid.pipeline.backends.ray_backend import connect
 
         if algo != "ppo":
             raise ConfigError("--backend ray distributes ppo's rollouts; dqn learns from every step as it acts", path="backend")
-        ray_started = connect(address, None)
         envs = RayRollouts(env_id, agent, runners, seed=seed + agent.steps, env_kwargs=env_kwargs)
         stepper = envs.steps(agent)
     else:
@@ -167,10 +164,6 @@ def train_policy(
         if bar is not None:
             bar.close()
         envs.close()
-        if ray_started:
-            import ray
-
-            ray.shutdown()
     if not evals or evals[-1]["step"] != agent.steps:
         if not stopped_early:
             run_eval()
