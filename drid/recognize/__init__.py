@@ -1,2 +1,4 @@
-"""Recognize: the ``keras-classifier`` plugin, the model bundles it loads (``models/`` holds the
-ones drid ships), crops, and ``drid train classifier``."""
+"""Recognize: the ``keras-classifier`` plugin (``classifier``), the model-bundle format
+(``bundle``; ``models/`` holds the bundles drid ships), crops as a classifier sees them
+(``crops``), and ``drid train classifier``'s library: training data (``dataset``), networks
+(``networks``), the training run (``train``) and its report (``report``)."""
