@@ -49,30 +49,27 @@ class RandomPolicy(Plugin):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self.env_id = self.params.env
-        self.choices = list(self.params.actions) if self.params.actions is not None else None
-        self.seed = self.params.seed
         self._space: Any = None
-        self._rng = np.random.default_rng(self.seed)
+        self._rng = np.random.default_rng(self.params.seed)
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
-        self._rng = np.random.default_rng(self.seed)
-        if self.env_id is not None:
+        self._rng = np.random.default_rng(self.params.seed)
+        if self.params.env is not None:
             from drid.sources.gym import make_env
 
-            env = make_env(self.env_id)
+            env = make_env(self.params.env)
             self._space = env.action_space
             env.close()
-            self._space.seed(self.seed)
+            self._space.seed(self.params.seed)
 
     @hookimpl
     def drid_decide(self, frame: Frame, scene: Scene) -> Decision:
         if self._space is not None:
             action = self._space.sample()
         else:
-            assert self.choices is not None
-            action = self.choices[int(self._rng.integers(len(self.choices)))]
+            assert self.params.actions is not None
+            action = self.params.actions[int(self._rng.integers(len(self.params.actions)))]
         return Decision(action=action, rationale="random baseline: action drawn uniformly")
 
 
@@ -102,16 +99,7 @@ class _AgentPolicy(Plugin):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        p = self.params
-        self.policy_path = p.policy
-        self.env_id = p.env
-        self.learn = p.learn
-        self.explore = p.learn if p.explore is None else p.explore
-        self.observation = p.observation
-        self.num_envs = p.num_envs
-        self.hyper = dict(p.hyper)
-        self.save_path = p.save
-        self.action_names = list(p.action_names) if p.action_names else None
+        self.explore = self.params.learn if self.params.explore is None else self.params.explore
         self.agent: Any = None
         self._pending: dict[int, tuple[np.ndarray, Any, dict[str, np.ndarray], bool]] = {}
         self._row: dict[int, tuple[Transition, dict[str, np.ndarray]]] = {}
@@ -125,26 +113,26 @@ class _AgentPolicy(Plugin):
         from drid.sources.gym import make_env
 
         if self.agent is None:
-            if self.policy_path is not None:
-                self.agent = load_agent(self.policy_path, **self.hyper)
+            if self.params.policy is not None:
+                self.agent = load_agent(self.params.policy, **self.params.hyper)
                 if self.agent.algo != self.algo:
-                    raise ConfigError(f"'{self.policy_path}' is a {self.agent.algo} policy, not {self.algo}", path="policy")
+                    raise ConfigError(f"'{self.params.policy}' is a {self.agent.algo} policy, not {self.algo}", path="policy")
             else:
-                assert self.env_id is not None
-                env = make_env(self.env_id)
+                assert self.params.env is not None
+                env = make_env(self.params.env)
                 try:
-                    self.agent = make_agent(self.algo, env, **{"n_envs": self.num_envs, **self.hyper})
+                    self.agent = make_agent(self.algo, env, **{"n_envs": self.params.num_envs, **self.params.hyper})
                 finally:
                     env.close()
-        if self.env_id is not None and self.policy_path is not None:
-            env = make_env(self.env_id)
+        if self.params.env is not None and self.params.policy is not None:
+            env = make_env(self.params.env)
             try:
-                check_fits(self.agent, env.observation_space, env.action_space, f"{self.algo} policy '{self.policy_path}' on {self.env_id}")
+                check_fits(self.agent, env.observation_space, env.action_space, f"{self.algo} policy '{self.params.policy}' on {self.params.env}")
             finally:
                 env.close()
         n = int(getattr(self.agent.config, "n_envs", 1))
-        if self.learn and self.algo == "ppo" and n != self.num_envs:
-            self.agent.config = self.agent.config.model_copy(update={"n_envs": self.num_envs})
+        if self.params.learn and self.algo == "ppo" and n != self.params.num_envs:
+            self.agent.config = self.agent.config.model_copy(update={"n_envs": self.params.num_envs})
             self.agent._alloc()
         self._pending.clear()
         self._row.clear()
@@ -153,17 +141,17 @@ class _AgentPolicy(Plugin):
     def drid_stop(self, summary: RunSummary) -> None:
         if self.agent is None:
             return
-        if self.learn:
+        if self.params.learn:
             summary.notes.append(f"{self.algo}: learned from {self.agent.steps} steps in total, {self.agent.updates} updates")
         else:
             summary.notes.append(f"{self.algo}: acted without learning (policy trained on {self.agent.steps} steps)")
-        if self.save_path:
-            path = self.agent.save(self.save_path)
+        if self.params.save:
+            path = self.agent.save(self.params.save)
             summary.notes.append(f"{self.algo}: policy saved to {path}")
 
     # -- deciding -------------------------------------------------------------------------------
     def _observation(self, frame: Frame, scene: Scene) -> tuple[np.ndarray, bool]:
-        use_features = self.observation == "features" or (self.observation == "auto" and scene.features is not None)
+        use_features = self.params.observation == "features" or (self.params.observation == "auto" and scene.features is not None)
         vec = scene.features if use_features else frame.observation
         if vec is None:
             what = "scene.features (no interpreter produced them)" if use_features else "frame.observation (the source gives none)"
@@ -181,7 +169,7 @@ class _AgentPolicy(Plugin):
         action = actions[0]
         index = frame.meta.get("env_index", 0)
         k = index if isinstance(index, int) else 0
-        if self.learn:
+        if self.params.learn:
             self._pending[k] = (obs, action, {key: v[:1] for key, v in extras.items()}, from_features)
         rationale, confidence, info = self._explain(obs2, action)
         source = "estimated state" if from_features else "observation"
@@ -190,18 +178,18 @@ class _AgentPolicy(Plugin):
         return Decision(action=action, rationale=f"{rationale} on the {source}", confidence=confidence, info=info)
 
     def _name(self, action: Any) -> str:
-        if self.action_names and isinstance(action, (int, np.integer)) and 0 <= int(action) < len(self.action_names):
-            return f"{self.action_names[int(action)]} ({int(action)})"
+        if self.params.action_names and isinstance(action, (int, np.integer)) and 0 <= int(action) < len(self.params.action_names):
+            return f"{self.params.action_names[int(action)]} ({int(action)})"
         return f"action {action}"
 
     # -- learning -------------------------------------------------------------------------------
     @hookimpl
     def drid_learn(self, transition: Transition) -> None:
-        if not self.learn:
+        if not self.params.learn:
             return
         k = transition.env_index
-        if k >= self.num_envs:
-            raise ValueError(f"transition from env copy {k}, but num_envs is {self.num_envs}; set the policy's num_envs to the source's")
+        if k >= self.params.num_envs:
+            raise ValueError(f"transition from env copy {k}, but num_envs is {self.params.num_envs}; set the policy's num_envs to the source's")
         pending = self._pending.pop(k, None)
         if pending is None:
             raise RuntimeError(f"a transition of env copy {k} arrived without a decision of this policy before it")
@@ -209,10 +197,10 @@ class _AgentPolicy(Plugin):
         if from_features:
             raise ValueError("learning acts on the environment's observations; a policy acting on scene features must run with learn: false")
         self._row[k] = (transition, extras)
-        if len(self._row) < self.num_envs:
+        if len(self._row) < self.params.num_envs:
             return
-        rows = [self._row[i][0] for i in range(self.num_envs)]
-        batch = {key: np.concatenate([self._row[i][1][key] for i in range(self.num_envs)]) for key in extras}
+        rows = [self._row[i][0] for i in range(self.params.num_envs)]
+        batch = {key: np.concatenate([self._row[i][1][key] for i in range(self.params.num_envs)]) for key in extras}
         self._row.clear()
         stats = self.agent.observe(
             np.stack([np.asarray(r.observation, dtype=np.float64) for r in rows]),
