@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from drid import hookimpl
+from drid import hookimpl, testing
 from drid.pipeline.params import Plugin, PluginParams
 from drid.pipeline.registry import Registry
 from drid.testing import CollectSink, ListSource, check_plugin
@@ -39,6 +39,12 @@ def test_every_built_in_plugin_passes(name):
     if name in NEEDS:
         built = check_plugin(info.cls, NEEDS[name])
         assert built.built and built.required == () and built.not_built == ""
+
+
+@pytest.mark.parametrize("double", ["ListSource", "SyntheticSource", "CollectSink", "CounterWorld", "BrightRegion", "MeanColour", "ProcessKiller"])
+def test_the_test_doubles_pass_too(double):
+    report = check_plugin(getattr(testing, double))
+    assert report.roles and (report.built or report.required == ("frames",))
 
 
 def test_the_report_says_roles_hooks_parameters_and_what_is_missing():
