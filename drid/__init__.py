@@ -1,7 +1,8 @@
 """drid: perception-to-action pipelines — detect → recognize → interpret → decide.
 
-Plugin authors need ``from drid import hookimpl``; pipeline users need ``Pipeline``; the message
-types are re-exported from ``drid.schemas``.
+Plugin authors need ``from drid import hookimpl`` (and ``Plugin``/``PluginParams`` to declare
+parameters once; ``Sized`` for a source whose length is known); pipeline users need ``Pipeline``;
+the message types are re-exported from ``drid.schemas``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -19,6 +20,7 @@ from drid.pipeline import (
     hookimpl,
     load_config,
 )
+from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import (
     BoundingBox,
     Decision,
@@ -33,6 +35,7 @@ from drid.schemas import (
     SceneObject,
     Transition,
 )
+from drid.sources.media import Sized
 
 try:
     __version__ = version("drid")
@@ -51,13 +54,16 @@ __all__ = [
     "LabelScore",
     "Pipeline",
     "PipelineConfig",
+    "Plugin",
     "PluginLoadError",
+    "PluginParams",
     "Recognition",
     "Relation",
     "RunContext",
     "RunSummary",
     "Scene",
     "SceneObject",
+    "Sized",
     "SourceError",
     "StageError",
     "Transition",
