@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from drid.errors import ConfigError, DridError, PluginLoadError, SourceError, close_matches, validation_message
+from drid.errors import ConfigError, DridError, PluginLoadError, SourceError, StageError, close_matches, validation_message
 from drid.pipeline import hookspecs
 from drid.pipeline._binding import bind, plugin_manager
 from drid.pipeline._frame_path import FramePath
@@ -215,15 +215,19 @@ class Pipeline:
                 if begin is not None:
                     try:
                         begin(context=context)
-                    except DridError:
+                    except StageError:
                         raise
+                    except DridError as exc:
+                        raise _attributed(exc, member, self._where) from exc
                     except Exception as exc:
                         raise PluginLoadError(f"plugin '{member.name}' ({member.stage}) failed to start: {type(exc).__name__}: {exc}") from exc
                 self._started.append(member)
             try:
                 frames = self.source.call({})
-            except DridError:
+            except StageError:
                 raise
+            except DridError as exc:
+                raise _attributed(exc, self.source, self._where) from exc
             except Exception as exc:
                 raise SourceError(f"source '{self.source.name}' failed to open: {type(exc).__name__}: {exc}") from exc
             if frames is None:
@@ -342,3 +346,16 @@ def _check_role(cls_or_obj: Any, name: str, stage: str, path: str, where: str) -
         raise ConfigError(f"plugin '{name}' cannot be used as {stage}: it has no {wanted} hook (it can be used as: {can})", path=path, where=where)
 
 
+def _attributed(exc: DridError, member: Member, where: str) -> DridError:
+    """``exc``, raised by ``member`` before the first frame, as an error that names the plugin and
+    its place in the config (plugins raise without naming themselves: a config may rename them)."""
+    text = str(exc)
+    if f"'{member.name}'" in text or text.startswith(f"{member.name}:"):
+        return exc  # it names the plugin already
+    if isinstance(exc, ConfigError):
+        detail = f"{exc.path}: {exc.message}" if exc.path else exc.message
+        return ConfigError(f"plugin '{member.name}': {detail}", path=member.path, where=exc.where or where)
+    try:
+        return type(exc)(f"{member.path}: plugin '{member.name}': {text}")
+    except TypeError:  # a subclass with a constructor of its own: keep it as it is
+        return exc

@@ -39,6 +39,7 @@ class PluginParams(BaseModel):
 
 
 def _kebab(name: str) -> str:
+    name = name.lstrip("_") or name  # a private class name: no leading dash
     out = [name[0].lower()]
     for ch in name[1:]:
         out.append(f"-{ch.lower()}" if ch.isupper() else ch)
@@ -47,7 +48,8 @@ def _kebab(name: str) -> str:
 
 def plugin_name(cls_or_obj: Any) -> str:
     """The name a plugin goes by when it was not named in a config: its ``drid_name`` class
-    attribute, else its class name in kebab case (``MotionDetector`` → ``motion-detector``)."""
+    attribute, else its class name in kebab case (``BrightSpot`` → ``bright-spot``). The engine asks the
+    registry first, so a class published under an entry-point name goes by that name."""
     cls = cls_or_obj if inspect.isclass(cls_or_obj) else type(cls_or_obj)
     return getattr(cls, "drid_name", None) or _kebab(cls.__name__)
 

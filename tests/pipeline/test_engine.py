@@ -497,3 +497,27 @@ def test_hooks_may_take_any_subset_of_their_arguments():
     plugin = NoArgLifecycle()
     Pipeline(source=SyntheticSource(n=2), detect=[plugin]).run()
     assert plugin.events == ["start", "stop"]
+
+
+class _RefusesToStart:
+    """A detector whose drid_start raises a drid error without naming itself (as plugins should)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    @hookimpl
+    def drid_start(self):
+        raise self.error
+
+    @hookimpl
+    def drid_detect(self, frame):
+        return []
+
+
+@pytest.mark.parametrize("error", [ConfigError("model file not found: 'm.keras'"), SourceError("camera 3 does not open")])
+def test_a_drid_error_at_start_names_the_plugin_and_its_place(error):
+    with pytest.raises(type(error)) as caught:
+        Pipeline(source=SyntheticSource(n=2), detect=[BrightSquare(), _RefusesToStart(error)]).run()
+    text = str(caught.value)
+    assert text.startswith("detect[1]: plugin 'refuses-to-start': ")
+    assert text.endswith(str(error))
