@@ -25,16 +25,12 @@ def positive_int(text: str) -> int:
 def key_value(text: str) -> tuple[str, Any]:
     """argparse type of ``KEY=VALUE`` options (``--hp``, ``--param``): the value is read as YAML
     (``1e-3`` a float, ``true`` a bool, ``[64, 64]`` a list), or kept as text when it is not YAML."""
-    import yaml
+    from drid.pipeline.config import yaml_value
 
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.strip(), value
+    return key.strip(), yaml_value(raw)
 
 
 def json_object(text: str) -> dict[str, Any]:

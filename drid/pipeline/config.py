@@ -163,6 +163,18 @@ def _parse_path(key: str) -> list[str | int]:
     return parts
 
 
+def yaml_value(raw: str) -> Any:
+    """A ``key=value`` value as YAML reads it (``1.5`` a float, ``true`` a bool, ``[1, 2]`` a
+    list), the text itself when it is not YAML, ``""`` when empty: ``--set``, ``--hp`` and
+    ``--param`` all read values this way."""
+    if not raw.strip():
+        return ""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key=value`` overrides (``--set``) to a config mapping, in place, and return it.
 
@@ -173,10 +185,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ConfigError(f"override '{item}' is not key=value", path="--set")
         key, _, raw = item.partition("=")
         path = _parse_path(key.strip())
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
+        value = yaml_value(raw)
         node: Any = data
         for i, part in enumerate(path[:-1]):
             nxt = path[i + 1]
