@@ -21,6 +21,13 @@ __all__ = ["FramePath"]
 _TRANSITION = TypeAdapter(Transition)  # validating an instance is only an isinstance check
 
 
+def _passes_through(exc: BaseException) -> bool:
+    """Whether a mid-run exception goes on as it is: a drid error already says what failed and
+    where, except a ``ConfigError``, which means "before any frame" and so becomes a
+    ``StageError`` naming the plugin."""
+    return isinstance(exc, DridError) and not isinstance(exc, ConfigError)
+
+
 class FramePath:
     """One run's frame path over ``frames`` (the source's opened iterator). Counts go to
     ``summary``; ``act`` and ``learners`` are the closed loop's bound hooks (``None``/empty when
@@ -128,7 +135,7 @@ class FramePath:
             raise
         except Exception as exc:
             self.act_stats.failures += 1
-            if isinstance(exc, DridError) and not isinstance(exc, ConfigError):
+            if _passes_through(exc):
                 raise
             raise StageError("source", self.source.name, state.label, exc, path=self.source.path) from exc
         finally:
@@ -148,7 +155,7 @@ class FramePath:
             learn(transition=transition)
         except Exception as exc:
             stats.failures += 1
-            if isinstance(exc, DridError) and not isinstance(exc, ConfigError):
+            if _passes_through(exc):
                 raise
             raise StageError("decide", member.name, state.label, f"drid_learn failed: {type(exc).__name__}: {exc}", path=member.path) from exc
         finally:
@@ -169,7 +176,7 @@ class FramePath:
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
-                if isinstance(exc, DridError) and not isinstance(exc, ConfigError):
+                if _passes_through(exc):
                     raise
                 sink.stats.failures += 1
                 if sink.policy == "continue":

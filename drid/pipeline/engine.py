@@ -30,7 +30,6 @@ from drid.schemas import FrameRecord
 
 __all__ = ["Pipeline"]
 
-_KNOWN_HOOKS = tuple(n for n in dir(hookspecs) if n.startswith("drid_"))
 
 
 class Pipeline:
@@ -338,8 +337,8 @@ def _check_role(cls_or_obj: Any, name: str, stage: str, path: str, where: str) -
     roles = roles_of(cls_or_obj)
     hooks = hooks_of(cls_or_obj)
     for hook in hooks:
-        if hook not in _KNOWN_HOOKS:
-            raise ConfigError(f"plugin '{name}' implements unknown hook '{hook}'{close_matches(hook, _KNOWN_HOOKS) or ''}", path=path, where=where)
+        if hook not in hookspecs.HOOKS:
+            raise ConfigError(f"plugin '{name}' implements unknown hook '{hook}'{close_matches(hook, hookspecs.HOOKS) or ''}", path=path, where=where)
     wanted = ROLE_HOOKS[stage][0]
     if wanted not in hooks:
         can = ", ".join(roles) or "nothing (no hooks)"

@@ -232,3 +232,6 @@ ROLE_HOOKS: dict[str, tuple[str, ...]] = {
 ROLE_HOOKS["decide"] += ("drid_learn",)
 """Which hooks make a plugin fit for each place in a pipeline config (the first one is needed,
 the others are optional)."""
+
+HOOKS: tuple[str, ...] = tuple(name for name, f in list(globals().items()) if hasattr(f, PROJECT + "_spec"))
+"""Every hook specified in this module, in the order of this manual."""

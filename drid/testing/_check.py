@@ -16,7 +16,7 @@ from drid.pipeline.registry import hooks_of, params_model_of, roles_of
 __all__ = ["PluginCheck", "check_plugin"]
 
 #: The hook specifications, by name: what a ``@hookimpl`` method may be called.
-_SPECS: dict[str, Any] = {name: f for name, f in vars(hookspecs).items() if hasattr(f, hookspecs.PROJECT + "_spec")}
+_SPECS: dict[str, Any] = {name: getattr(hookspecs, name) for name in hookspecs.HOOKS}
 _PLACING_HOOKS = sorted({names[0] for names in hookspecs.ROLE_HOOKS.values()})
 _UNKNOWN_KEY = "drid_check_unknown_parameter"
 

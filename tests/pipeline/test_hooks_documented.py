@@ -9,7 +9,7 @@ from conftest import ROOT
 
 from drid.pipeline import hookspecs
 
-HOOKS = sorted(n for n, f in vars(hookspecs).items() if n.startswith("drid_") and callable(f))
+HOOKS = sorted(hookspecs.HOOKS)
 DOCS = (ROOT / "docs" / "plugins.md").read_text()
 TESTS = {p.name: p.read_text() for p in (ROOT / "tests").rglob("test_*.py") if p.name != "test_hooks_documented.py"}
 
