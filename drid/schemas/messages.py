@@ -72,10 +72,19 @@ class Frame(_Message):
         return 0 if self.image is None else int(self.image.shape[0])
 
 
+#: A named landmark's position ``(x, y)`` in frame pixels; finite (NaN/inf are refused).
+_Keypoint = tuple[Annotated[float, Field(allow_inf_nan=False)], Annotated[float, Field(allow_inf_nan=False)]]
+
+
 class Detection(_Message):
     """Something found in a frame: where (``box``, and ``polyline`` for line-like things such as
     lane markings), what (``label``), how sure (``score``); ``track_id`` and ``velocity`` (pixels/s)
-    once a tracker followed it across frames. ``plugin`` names the detector; the engine fills it in."""
+    once a tracker followed it across frames. ``plugin`` names the detector; the engine fills it in.
+
+    ``keypoints`` are named landmarks of the object in frame pixels, e.g. a face detector's
+    ``{"left_eye": (x, y), "right_eye": …, "nose": …, "mouth_left": …, "mouth_right": …}``
+    ("left"/"right" as seen in the image). Names are the detector's vocabulary; a point may lie
+    outside ``box``. JSON: an object of ``[x, y]`` pairs."""
 
     box: BoundingBox
     score: Score = 1.0
@@ -83,6 +92,7 @@ class Detection(_Message):
     track_id: int | None = None
     polyline: tuple[Point, ...] | None = None
     velocity: tuple[float, float] | None = None
+    keypoints: dict[Label, _Keypoint] | None = None
     plugin: str | None = None
     meta: Meta = Field(default_factory=dict)
 
