@@ -1,8 +1,9 @@
 """Evaluate a detector plugin against hand-made ground truth (the library of ``drid eval detector``).
 
 Boxes are matched by IoU (``match_boxes``), lines (lanes) by their mean horizontal distance;
-per label the report gives true and false positives, misses, precision, recall, F1, AP at the
-IoU threshold (AP@0.5 by default) and the mean IoU of the matches."""
+per label the report gives true and false positives, misses, precision, recall, F1, COCO-style
+AP (101 recall points) at the IoU threshold (AP@0.5 by default) and over IoU 0.5…0.95
+(AP@[.5:.95], boxes only), and the mean IoU of the matches."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from drid.errors import ConfigError
 from drid.eval.groundtruth import GroundTruth, ImageTruth, load_groundtruth, resolve_image
-from drid.eval.metrics import Counts, average_precision, line_distance, match_boxes
+from drid.eval.metrics import COCO_IOU_THRESHOLDS, Counts, interpolated_ap, line_distance, match_boxes, match_thresholds
 from drid.pipeline.engine import Pipeline
 from drid.pipeline.hookspecs import hookimpl
 from drid.pipeline.registry import hooks_of
@@ -35,10 +36,22 @@ class LabelResult:
     hits: list[bool] = field(default_factory=list)
     ious: list[float] = field(default_factory=list)  # IoU (boxes) or distance in pixels (lines) of each true positive
     lines: bool = False
+    # boxes: every detection's score and its outcome at each of COCO_IOU_THRESHOLDS (a T-vector)
+    coco_scores: list[float] = field(default_factory=list)
+    coco_codes: list[np.ndarray] = field(default_factory=list)
 
     @property
     def ap(self) -> float:
-        return average_precision(self.scores, self.hits, self.counts.n_truth)
+        """COCO-style (101-point) AP at the report's threshold."""
+        return float(interpolated_ap(self.scores, np.asarray(self.hits, dtype=np.int8), self.counts.n_truth)[0])
+
+    @property
+    def ap_50_95(self) -> float | None:
+        """COCO's AP@[.5:.95] (boxes; ``None`` for lines)."""
+        if self.lines:
+            return None
+        codes = np.stack(self.coco_codes, axis=1) if self.coco_codes else np.zeros((len(COCO_IOU_THRESHOLDS), 0), np.int8)
+        return float(interpolated_ap(self.coco_scores, codes, self.counts.n_truth).mean())
 
     @property
     def mean_match(self) -> float | None:
@@ -48,7 +61,7 @@ class LabelResult:
         c = self.counts
         return {
             "label": self.label, "kind": "line" if self.lines else "box", "truth": c.n_truth, "tp": c.tp, "fp": c.fp, "fn": c.fn,
-            "precision": c.precision, "recall": c.recall, "f1": c.f1, "ap": self.ap,
+            "precision": c.precision, "recall": c.recall, "f1": c.f1, "ap": self.ap, "ap_50_95": self.ap_50_95,
             ("mean_distance_px" if self.lines else "mean_iou"): self.mean_match,
         }
 
@@ -114,12 +127,13 @@ class EvalReport:
             found = ", ".join(f"{d.label} {d.score:.2f} {o}" + (f" {m:.2f}" if o == "tp" else "") for d, o, m in evaluated) or "nothing"
             miss = f"; missed {', '.join(r.missed)}" if r.missed else ""
             lines.append(f"  {name} ({r.seconds * 1e3:.0f} ms): {found}{miss}")
-        head = f"{'label':<12} {'truth':>5} {'tp':>4} {'fp':>4} {'fn':>4} {'precision':>9} {'recall':>7} {'f1':>6} {'AP@' + format(self.iou_threshold, 'g'):>7} {'match':>7}"
+        head = f"{'label':<12} {'truth':>5} {'tp':>4} {'fp':>4} {'fn':>4} {'precision':>9} {'recall':>7} {'f1':>6} {'AP@' + format(self.iou_threshold, 'g'):>7} {'AP@[.5:.95]':>11} {'match':>7}"
         lines += ["", head, "-" * len(head)]
         for res in self.per_label.values():
             c = res.counts
             m = "" if res.mean_match is None else (f"{res.mean_match:.1f}px" if res.lines else f"{res.mean_match:.2f}")
-            lines.append(f"{res.label:<12} {c.n_truth:>5} {c.tp:>4} {c.fp:>4} {c.fn:>4} {c.precision:>9.3f} {c.recall:>7.3f} {c.f1:>6.3f} {res.ap:>7.3f} {m:>7}")
+            coco = "" if res.ap_50_95 is None else f"{res.ap_50_95:.3f}"
+            lines.append(f"{res.label:<12} {c.n_truth:>5} {c.tp:>4} {c.fp:>4} {c.fn:>4} {c.precision:>9.3f} {c.recall:>7.3f} {c.f1:>6.3f} {res.ap:>7.3f} {coco:>11} {m:>7}")
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} image(s) not available here")
         return "\n".join(lines)
@@ -248,10 +262,13 @@ def _video_frames(path: Path, truth: ImageTruth, where: str, index: int) -> list
 
 def _score_boxes(r: ImageResult, res: LabelResult, mine: list[int], objects: list[Any], iou_threshold: float) -> None:
     dets = [r.detections[i] for i in mine]
-    m = match_boxes(
-        np.array([d.box.as_xyxy() for d in dets]).reshape(-1, 4), [d.score for d in dets],
-        np.array([o.box for o in objects], dtype=np.float64).reshape(-1, 4), [o.ignore for o in objects], iou_threshold,
-    )
+    det_boxes = np.array([d.box.as_xyxy() for d in dets]).reshape(-1, 4)
+    gt_boxes = np.array([o.box for o in objects], dtype=np.float64).reshape(-1, 4)
+    ignore = [o.ignore for o in objects]
+    m = match_boxes(det_boxes, [d.score for d in dets], gt_boxes, ignore, iou_threshold)
+    codes = match_thresholds(det_boxes, [d.score for d in dets], gt_boxes, ignore, COCO_IOU_THRESHOLDS)
+    res.coco_scores += [d.score for d in dets]
+    res.coco_codes += list(codes.T)
     counted = Counts(tp=m.outcome.count("tp"), fp=m.outcome.count("fp"), n_truth=m.n_truth)
     res.counts.add(counted)
     for i, outcome, iou, d in zip(mine, m.outcome, m.iou, dets):
