@@ -65,14 +65,48 @@ def close_matches(word: str, choices: Iterable[str]) -> str:
 _SHOWN = 60  # characters of an offending input shown in a message
 
 
-def _shown(value: Any) -> str:
-    """A short ``repr`` of ``value`` that never formats more than a few items of a large input."""
-    if isinstance(value, (list, tuple, set, dict)) and len(value) > 8:
-        return f"<{type(value).__name__} of {len(value)} items>"
-    if isinstance(value, str) and len(value) > _SHOWN:
-        value = value[:_SHOWN]
-    shown = repr(value)
-    return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 3] + "..."
+def _shown(value: Any, budget: int = _SHOWN) -> str:
+    """A short ``repr`` of ``value`` of at most ``budget`` characters, built piece by piece: a
+    huge input (a list of a million items, a string of megabytes, a structure expanded from YAML
+    aliases) is never formatted as a whole, only the few items that fit are."""
+    text = _bounded(value, budget + 1, depth=0)
+    return text if len(text) <= budget else text[: budget - 3] + "..."
+
+
+def _bounded(value: Any, budget: int, depth: int) -> str:
+    """``repr(value)`` cut to about ``budget`` characters, visiting only what fits."""
+    if isinstance(value, str):
+        return repr(value[:budget])
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"<int of {value.bit_length()} bits>"  # repr() of a huge int is slow, or refused
+    if isinstance(value, (bool, int, float, complex)) or value is None:
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "..."  # a long float or complex is cut
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        if depth >= 3:
+            return f"<{type(value).__name__} of {len(value)} items>"
+        brackets = {list: "[]", tuple: "()", dict: "{}"}.get(type(value), "{}")
+        opening, closing = brackets[0], brackets[1]
+        items = value.items() if isinstance(value, dict) else value
+        parts: list[str] = []
+        used = 2
+        for i, item in enumerate(items):
+            if used >= budget:
+                parts.append(f"... {len(value) - i} more")
+                break
+            if isinstance(value, dict):
+                key, val = item
+                piece = f"{_bounded(key, budget - used, depth + 1)}: {_bounded(val, budget - used, depth + 1)}"
+            else:
+                piece = _bounded(item, budget - used, depth + 1)
+            parts.append(piece)
+            used += len(piece) + 2
+        trailing = "," if isinstance(value, tuple) and len(value) == 1 else ""
+        return opening + ", ".join(parts) + trailing + closing
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "dtype"):  # a numpy array: its shape, not its pixels
+        return f"<{type(value).__name__} shape {tuple(shape)} {value.dtype}>"
+    return f"<{type(value).__name__}>"
 
 
 def validation_message(error: Any) -> tuple[str, str]:
@@ -82,6 +116,8 @@ def validation_message(error: Any) -> tuple[str, str]:
     err: dict[str, Any] = error.errors()[0] if hasattr(error, "errors") else error
     loc = ""
     for part in err.get("loc", ()):
+        if part == "[key]":  # pydantic's marker of an error in a mapping's key: the key is named already
+            continue
         loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
     msg = err.get("msg", "invalid")
     if err.get("type") == "missing":

@@ -25,12 +25,16 @@ def positive_int(text: str) -> int:
 def key_value(text: str) -> tuple[str, Any]:
     """argparse type of ``KEY=VALUE`` options (``--hp``, ``--param``): the value is read as YAML
     (``1e-3`` a float, ``true`` a bool, ``[64, 64]`` a list), or kept as text when it is not YAML."""
+    from drid.errors import ConfigError
     from drid.pipeline.config import yaml_value
 
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
-    return key.strip(), yaml_value(raw)
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text[:60]}'")
+    try:
+        return key.strip(), yaml_value(raw)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(f"{key.strip()}: {exc}") from None
 
 
 def json_object(text: str) -> dict[str, Any]:

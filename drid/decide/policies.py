@@ -13,7 +13,7 @@ number: PPO learns from rollouts of all copies, one row per round of frames.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from drid.errors import ConfigError
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
-from drid.pipeline.params import Plugin, PluginParams
+from drid.pipeline.params import InputPath, Plugin, PluginParams
 from drid.schemas import Decision, Frame, Scene, Transition
 
 __all__ = ["DQNPolicy", "PPOPolicy", "RandomPolicy"]
@@ -79,7 +79,8 @@ class _AgentPolicy(Plugin):
     algo = ""
 
     class Params(PluginParams):
-        policy: str | None = Field(default=None, description="checkpoint (.npz) to start from, written by 'drid train policy' or 'save'")
+        policy: Annotated[str | None, InputPath()] = Field(
+            default=None, description="checkpoint (.npz) to start from, written by 'drid train policy' or 'save'")
         env: str | None = Field(default=None, description="gymnasium id to size a fresh agent for (needed without 'policy'; checked against it otherwise)")
         learn: bool = Field(default=True, description="update the policy from the transitions of a closed loop")
         explore: bool | None = Field(default=None, description="sample exploratory actions (default: when learning); false = greedy")

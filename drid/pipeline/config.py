@@ -8,10 +8,124 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from drid.errors import ConfigError, close_matches, validation_message
-from drid.pipeline.hookspecs import PLACES, Place, Policy
+from drid.errors import ConfigError, _shown, close_matches, validation_message
+from drid.pipeline.hookspecs import ERROR_POLICIES, PLACES, Place, Policy
+from drid.pipeline.params import ConfigText
 
-__all__ = ["ActorSpec", "EngineConfig", "PipelineConfig", "PluginSpec", "apply_overrides", "load_config"]
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "MAX_CONFIG_DEPTH",
+    "MAX_CONFIG_NODES",
+    "ActorSpec",
+    "EngineConfig",
+    "PipelineConfig",
+    "PluginSpec",
+    "apply_overrides",
+    "load_config",
+    "parse_yaml",
+    "read_config_file",
+]
+
+# Bounds of what a config may be. A config describes a pipeline; the data it runs on lives in
+# files its plugins read. The largest config drid ships (examples/street-rules.yaml) is 2.6 kB
+# and 330 YAML nodes, 9 levels deep; a config with a 10,000-point zone polygon is about 200 kB and
+# 30,000 nodes. Parsing 1 MiB of YAML takes about 4 s (libyaml, measured on the project's machine),
+# so the size bound also bounds the time a config can cost before its first error.
+#: Largest config file read, in bytes.
+MAX_CONFIG_BYTES = 1 << 20
+#: Most YAML nodes a config may expand to, an alias counted as often as it is used: a "billion
+#: laughs" document (aliases of aliases, a few hundred bytes) is refused before it is expanded.
+MAX_CONFIG_NODES = 500_000
+#: Deepest nesting of mappings and lists.
+MAX_CONFIG_DEPTH = 64
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _ConfigLoader(_Loader):
+    """libyaml's safe loader whose strings remember the config file's folder (:class:`ConfigText`)."""
+
+    base = ""
+
+    def _text(self, node: yaml.ScalarNode) -> str:
+        value = self.construct_scalar(node)
+        return ConfigText(value, self.base) if self.base else value
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:str", _ConfigLoader._text)
+
+
+def _line(node: yaml.Node) -> str:
+    return f"line {node.start_mark.line + 1}"
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Refuse duplicate keys, recursive aliases, and documents that expand (aliases counted as
+    often as they are used) to more than ``MAX_CONFIG_NODES`` nodes or nest deeper than
+    ``MAX_CONFIG_DEPTH``: one pass over the composed nodes, each visited once."""
+    size: dict[int, int] = {}
+    open_nodes: set[int] = set()  # the path from the root to the node being visited
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            if size[key] > MAX_CONFIG_NODES:
+                raise ConfigError(f"{_line(node)}: the document expands to more than {MAX_CONFIG_NODES:,} values "
+                                  "(aliases of aliases?); drid refuses configs this large")
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise ConfigError(f"{_line(node)}: recursive alias (a value that contains itself)")
+        if len(open_nodes) >= MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{_line(node)}: nested more than {MAX_CONFIG_DEPTH} levels deep")
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, yaml.Node] = {}
+            for k, _ in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if k.value in seen:
+                        raise ConfigError(f"{_line(k)}: duplicate key '{_cut(k.value)}' (first given on {_line(seen[k.value])}); "
+                                          "a key may appear once in a mapping")
+                    seen[k.value] = k
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+
+
+def _cut(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def parse_yaml(text: str, *, base: str = "") -> Any:
+    """YAML text as Python values, with drid's bounds: the size of the expanded document, its
+    depth and duplicate keys are checked on the parsed nodes before any value is built
+    (``ConfigError`` with the line; the caller adds the file). Strings remember ``base``, the
+    folder of the config file (see :class:`~drid.pipeline.params.ConfigText`)."""
+    loader = _ConfigLoader(text)
+    loader.base = base
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{line}invalid YAML: {_cut(str(problem), 120)}") from None
+    except RecursionError:
+        raise ConfigError(f"nested more than {MAX_CONFIG_DEPTH} levels deep") from None
+    finally:
+        loader.dispose()
 
 
 
@@ -120,6 +234,7 @@ class PipelineConfig(BaseModel):
             if key not in known:
                 hint = close_matches(str(key), known) or f" (keys: {', '.join(known)})"
                 raise ConfigError(f"unknown key{hint}", path=str(key), where=where)
+        _check_policies(data, where)
         try:
             config = cls.model_validate(data)
             config._where = where
@@ -131,6 +246,35 @@ class PipelineConfig(BaseModel):
                 parent_fields = _fields_at(cls, err["loc"][:-1])
                 msg = "unknown key" + (close_matches(str(err["loc"][-1]), parent_fields) or "")
             raise ConfigError(msg, path=loc, where=where) from None
+
+
+def _check_policy(value: Any, path: str, where: str) -> None:
+    if not isinstance(value, str) or value not in ERROR_POLICIES:
+        hint = close_matches(value, ERROR_POLICIES) if isinstance(value, str) else ""
+        raise ConfigError(f"unknown error policy {_shown(value)}{hint} (policies: {', '.join(ERROR_POLICIES)})", path=path, where=where)
+
+
+def _check_policies(data: dict[str, Any], where: str) -> None:
+    """The error policies of a config (``engine.on_error`` and each plugin's ``on_error``), each
+    mistake named by its key, with close matches of a misspelled place or policy."""
+    engine = data.get("engine")
+    policies = engine.get("on_error") if isinstance(engine, dict) else None
+    if isinstance(policies, dict):
+        for place, policy in policies.items():
+            if place not in PLACES:
+                hint = close_matches(str(place), PLACES)
+                raise ConfigError(f"unknown place {_shown(place)}{hint} (places: {', '.join(PLACES)})", path=f"engine.on_error.{place}", where=where)
+            _check_policy(policy, f"engine.on_error.{place}", where)
+    elif policies is not None and not isinstance(policies, str):
+        raise ConfigError(f"expected a policy ({', '.join(ERROR_POLICIES)}) or a mapping of places to policies, got {_shown(policies)}",
+                          path="engine.on_error", where=where)
+    elif isinstance(policies, str):
+        _check_policy(policies, "engine.on_error", where)
+    for key in (*_SPEC_KEYS, *_SPEC_LIST_KEYS):
+        specs = data.get(key)
+        for i, spec in enumerate(specs if isinstance(specs, list) else [specs]):
+            if isinstance(spec, dict) and spec.get("on_error") is not None:
+                _check_policy(spec["on_error"], f"{key}[{i}].on_error" if isinstance(specs, list) else f"{key}.on_error", where)
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -166,26 +310,56 @@ def _parse_path(key: str) -> list[str | int]:
 def yaml_value(raw: str) -> Any:
     """A ``key=value`` value as YAML reads it (``1.5`` a float, ``true`` a bool, ``[1, 2]`` a
     list), the text itself when it is not YAML, ``""`` when empty: ``--set``, ``--hp`` and
-    ``--param`` all read values this way."""
+    ``--param`` all read values this way, with the bounds of config files."""
     if not raw.strip():
         return ""
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"a value of {len(raw):,} characters on the command line; drid reads at most {MAX_CONFIG_BYTES:,}")
     try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
+        return parse_yaml(raw)
+    except ConfigError as exc:
+        if "invalid YAML" in exc.message:
+            return raw
+        raise
+
+#: Config keys holding one plugin spec, and those holding a list of them.
+_SPEC_KEYS = ("source", "decide")
+_SPEC_LIST_KEYS = ("detect", "recognize", "interpret", "sinks")
+
+
+def _expand_shorthand(data: dict[str, Any], path: list[str | int]) -> None:
+    """Write out the shorthands on the way of an override, so that ``detect.0.params.x`` reaches
+    into ``detect: cascade`` or ``detect: [cascade]`` (``{plugin: cascade}``) as into the long form."""
+    top = path[0]
+    if top in _SPEC_LIST_KEYS and len(path) > 1 and isinstance(path[1], int):
+        if isinstance(data.get(top), (str, dict)):
+            data[top] = [data[top]]
+        items = data.get(top)
+        if len(path) > 2 and isinstance(items, list) and path[1] < len(items) and isinstance(items[path[1]], str):
+            items[path[1]] = {"plugin": items[path[1]]}
+    elif top in _SPEC_KEYS and len(path) > 1 and isinstance(data.get(top), str):
+        data[top] = {"plugin": data[top]}
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key=value`` overrides (``--set``) to a config mapping, in place, and return it.
 
     Keys are dotted paths with list indexes as numbers (``detect.0.params.scale``); values are
-    read as YAML scalars (``1.5`` is a float, ``true`` a bool, ``[1, 2]`` a list)."""
+    read as YAML scalars (``1.5`` is a float, ``true`` a bool, ``[1, 2]`` a list). The plugin
+    shorthands (``detect: [cascade]``, ``source: images``) are written out on the way. Values are
+    plain strings: a path given here stays relative to the working directory."""
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"override '{item}' is not key=value", path="--set")
+            raise ConfigError(f"override '{item[:60]}' is not key=value", path="--set")
         key, _, raw = item.partition("=")
-        path = _parse_path(key.strip())
-        value = yaml_value(raw)
+        key = key.strip()
+        path = _parse_path(key)
+        try:
+            value = yaml_value(raw)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, path=key) from None
+        if isinstance(data, dict):
+            _expand_shorthand(data, path)
         node: Any = data
         for i, part in enumerate(path[:-1]):
             nxt = path[i + 1]
@@ -198,7 +372,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                     node[part] = [] if isinstance(nxt, int) else {}
                 node = node[part]
             else:
-                raise ConfigError(f"cannot override inside a {type(node).__name__}", path=key)
+                done = ".".join(str(p) for p in path[: i + 1])
+                raise ConfigError(f"cannot override inside '{done}': it is a {type(node).__name__} ({_shown(node)}), "
+                                  "not a mapping or a list", path=key)
         last = path[-1]
         if isinstance(node, list):
             if not isinstance(last, int) or last > len(node):
@@ -210,26 +386,41 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         elif isinstance(node, dict):
             node[last] = value
         else:
-            raise ConfigError(f"cannot override inside a {type(node).__name__}", path=key)
+            done = ".".join(str(p) for p in path[:-1])
+            raise ConfigError(f"cannot override inside '{done}': it is a {type(node).__name__} ({_shown(node)}), "
+                              "not a mapping or a list", path=key)
     return data
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML (or JSON) config file; ``ConfigError`` naming the file and line."""
+    """The mapping in a YAML (or JSON) config file; ``ConfigError`` naming the file and line.
+
+    Files over ``MAX_CONFIG_BYTES``, documents that expand past ``MAX_CONFIG_NODES`` values or
+    nest deeper than ``MAX_CONFIG_DEPTH``, and duplicate keys are refused. Strings in it remember
+    the file's folder, so that path parameters (``InputPath``) are read relative to the file."""
     p = Path(path)
+    where = str(p)
     if not p.is_file():
-        raise ConfigError("config file not found" if not p.exists() else "config path is not a file", where=str(p))
+        raise ConfigError("config file not found" if not p.exists() else "config path is not a file", where=where)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{line}invalid YAML: {problem}", where=str(p)) from None
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror or exc}", where=where) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        size = p.stat().st_size
+        raise ConfigError(f"config file is {size / 2**20:.1f} MiB; drid reads configs up to {MAX_CONFIG_BYTES // 2**20} MiB "
+                          "(a config describes a pipeline: put large data in files its plugins read)", where=where)
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError("not a text file (expected YAML)", where=str(p)) from None
+        raise ConfigError("not a text file (expected YAML)", where=where) from None
+    try:
+        data = parse_yaml(text, base=str(p.resolve().parent))
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where=where) from None
     if data is None:
-        raise ConfigError("config file is empty", where=str(p))
+        raise ConfigError("config file is empty", where=where)
     return data
 
 

@@ -22,7 +22,9 @@ from drid.errors import DridError
 
 __all__ = [
     "BUNDLED_MODELS",
+    "BUNDLED_PREFIX",
     "BUNDLE_SUFFIXES",
+    "bundled_model_names",
     "copy_bundle",
     "deflate",
     "labels_path_for",
@@ -39,15 +41,33 @@ BUNDLED_MODELS = Path(__file__).resolve().parent / "models"
 BUNDLE_SUFFIXES = (".keras", ".labels.txt", ".json", ".card.md")
 
 
+#: Prefix that names a bundled model explicitly: ``bundled:digits``.
+BUNDLED_PREFIX = "bundled:"
+
+
+def bundled_model_names() -> list[str]:
+    """The names of the models that ship with drid (``digits``, ``street``, …)."""
+    return sorted(p.stem for p in BUNDLED_MODELS.glob("*.keras"))
+
+
 def resolve_model_path(model: str) -> Path:
-    """A model file path, or the name of a bundled model (``digits`` → ``drid/recognize/models/digits.keras``)."""
-    path = Path(model).expanduser()
-    if path.suffix == "" and not path.exists() and "/" not in model and "\\" not in model:
-        bundled = BUNDLED_MODELS / f"{model}.keras"
+    """A model file path, or the name of a bundled model (``digits`` or ``bundled:digits`` →
+    ``drid/recognize/models/digits.keras``).
+
+    A bare name (no folder, no suffix) that a bundled model has is that model, whatever the
+    working directory holds: a ``digits/`` folder beside the user does not shadow it. Spell a
+    local file with its suffix (``digits.keras``) or a folder (``./digits``) to use it instead."""
+    name = model[len(BUNDLED_PREFIX):] if model.startswith(BUNDLED_PREFIX) else None
+    if name is not None and (not name or any(ch in name for ch in "/\\.")):
+        raise ValueError(f"'{model}': a bundled model is named by a bare word (bundled: {', '.join(bundled_model_names()) or 'none'})")
+    bare = name is not None or (Path(model).suffix == "" and "/" not in model and "\\" not in model and not model.startswith("~"))
+    if bare:
+        bundled = BUNDLED_MODELS / f"{name if name is not None else model}.keras"
         if bundled.is_file():
             return bundled
-        names = sorted(p.stem for p in BUNDLED_MODELS.glob("*.keras"))
-        raise ValueError(f"no model file '{model}' and no bundled model of that name (bundled: {', '.join(names) or 'none'})")
+        if name is not None or not Path(model).is_file():
+            raise ValueError(f"no model file '{model}' and no bundled model of that name (bundled: {', '.join(bundled_model_names()) or 'none'})")
+    path = Path(model).expanduser()
     if not path.is_file():
         raise ValueError(f"model file not found: '{path}'")
     if path.suffix != ".keras":

@@ -14,7 +14,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 from drid.errors import DridError
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
-from drid.pipeline.params import Plugin, PluginParams
+from drid.pipeline.params import InputPath, Plugin, PluginParams
 from drid.recognize.bundle import labels_path_for, load_keras_file, missing_labels_message, read_labels, read_metadata, resolve_model_path
 from drid.recognize.crops import Aspect, crop_box, fit_to_size, to_model_pixels
 from drid.schemas import BoundingBox, Detection, Frame, LabelScore, Recognition
@@ -210,10 +210,12 @@ class KerasClassifier(Plugin):
     """Classify each detection's crop with a Keras model (a .keras bundle or keras.applications), one batch per frame."""
 
     class Params(PluginParams):
-        model: str | None = Field(default=None, description="a .keras file with NAME.labels.txt beside it, or a bundled model name (e.g. 'digits')")
+        model: Annotated[str | None, InputPath(names=True, exists=False)] = Field(
+            default=None, description="a .keras file with NAME.labels.txt beside it, or a bundled model name ('digits', or 'bundled:digits')")
         architecture: str | None = Field(default=None, description="a keras.applications architecture instead of a file, e.g. 'MobileNetV2'")
-        weights: str = Field(default="imagenet", description="with architecture: 'imagenet' (Keras downloads and caches them) or a weights file")
-        labels: str | None = Field(default=None, description="label file (one per line, output order) instead of the one beside the model")
+        weights: Annotated[str, InputPath(names=True)] = Field(
+            default="imagenet", description="with architecture: 'imagenet' (Keras downloads and caches them) or a weights file")
+        labels: Annotated[str | None, InputPath()] = Field(default=None, description="label file (one per line, output order) instead of the one beside the model")
         top_k: int = Field(default=3, ge=1, description="how many labels to keep per detection, best first")
         min_score: float = Field(default=0.0, ge=0.0, le=1.0, description="no recognition when the best score is below this")
         only: list[str] | None = Field(default=None, description="recognize only detections with these detector labels (e.g. [person])")
