@@ -8,7 +8,7 @@ import numpy as np
 
 from drid.schemas import BoundingBox, Frame, iou_matrix
 
-__all__ = ["frame_box", "merge_boxes", "nms", "scaled"]
+__all__ = ["absorb_nested", "frame_box", "merge_boxes", "nms", "scaled"]
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
@@ -49,6 +49,35 @@ def merge_boxes(boxes: list[tuple[int, int, int, int]], gap: float) -> list[tupl
                 else:
                     j += 1
             i += 1
+    return [(a[0], a[1], a[2], a[3]) for a in merged]
+
+
+def absorb_nested(boxes: list[tuple[int, int, int, int]], fraction: float) -> list[tuple[int, int, int, int]]:
+    """Merge every xyxy box that lies mostly on a larger one into it, until none does.
+
+    A box is absorbed when at least ``fraction`` of its own area lies inside a larger box: a
+    blob nested in another (a window of a car whose body moved as a ring around it) or riding
+    on its edge. The larger box grows to the union of both; boxes that only touch stay apart.
+    ``fraction`` > 1 absorbs nothing. Largest boxes first, so the result does not depend on the
+    input order (ties aside)."""
+    merged = sorted((list(b) for b in boxes), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            a = merged[i]
+            for j in range(len(merged) - 1, i, -1):
+                b = merged[j]
+                iw = min(a[2], b[2]) - max(a[0], b[0])
+                ih = min(a[3], b[3]) - max(a[1], b[1])
+                own = (b[2] - b[0]) * (b[3] - b[1])
+                if iw > 0 and ih > 0 and iw * ih >= fraction * own:
+                    a[:] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del merged[j]
+                    changed = True
+            if changed:
+                merged.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+                break
     return [(a[0], a[1], a[2], a[3]) for a in merged]
 
 

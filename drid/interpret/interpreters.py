@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -30,7 +31,7 @@ from drid.interpret.facts import Narrator, count_phrase, motion_verb, name_of, o
 from drid.interpret.features import feature_names, scene_features
 from drid.interpret.memory import TemporalParams, TrackMemory, heading_word
 from drid.interpret.relations import SpatialParams, spatial_relations, spatial_relations_naive
-from drid.interpret.zones import LineSpec, ZoneSpec, ZoneTracker
+from drid.interpret.zones import CountingParams, LineSpec, ZoneSpec, ZoneTracker
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
 from drid.pipeline.params import Plugin, PluginParams
@@ -73,6 +74,16 @@ def _same_motion(told: Any, now: Any) -> bool:
     return bool(told[0] == now[0] and turn <= 60.0)
 
 
+@dataclass
+class _SourceState:
+    memory: TrackMemory
+    regions: ZoneTracker
+    narrator: Narrator
+    rules: SceneRules | None
+    tracking: bool = False  # a tracked object has been seen: untracked ones are unconfirmed births
+    frames: int = 0
+
+
 class RelationsInterpreter(Plugin):
     """Spatial relations, motion, zones, counting lines, facts in words and a feature vector."""
 
@@ -83,7 +94,8 @@ class RelationsInterpreter(Plugin):
         temporal: TemporalParams = Field(default_factory=TemporalParams, description="track confirmation, forgetting, speed window, moving thresholds")
         calibration: Calibration | None = Field(default=None, description="pixels_per_metre, known_distance or a ground homography, for m/s and km/h")
         zones: list[ZoneSpec] = Field(default_factory=list, description="polygon zones: [{name, polygon: [[x, y], ...], anchor, labels}]")
-        lines: list[LineSpec] = Field(default_factory=list, description="counting lines: [{name, start: [x, y], end: [x, y], anchor, margin, directions}]")
+        lines: list[LineSpec] = Field(default_factory=list, description="counting lines: [{name, start: [x, y], end: [x, y], anchor, margin, margin_size, directions}]")
+        counting: CountingParams = Field(default_factory=CountingParams, description="how a track back under a new id continues a lost one (not counted again)")
         landmarks: list[Landmark] = Field(default_factory=list, description="fixed objects: [{label: table, box: [x1, y1, x2, y2]}]")
         narrate: list[str] = Field(
             default_factory=lambda: ["next_to", "approaching", "moving_away"], description="which relations become facts in words"
@@ -128,12 +140,10 @@ class RelationsInterpreter(Plugin):
         self.reset()
 
     def reset(self) -> None:
-        """Forget every track, count and narration (a new video)."""
+        """Forget every track, count and narration of every source (a new run)."""
         p = self.params
-        self.memory = TrackMemory(p.temporal, p.calibration)
-        self._tracking = False
-        self.regions = ZoneTracker(p.zones, p.lines)
-        self.narrator = Narrator(p.repeat_after, grace=p.temporal.forget_after, max_facts=p.max_facts)
+        self.sources: dict[str, _SourceState] = {}
+        self._current = self._state("")
         self.landmarks = [
             SceneObject(
                 id=-(k + 1), label=lm.label, score=1.0, box=BoundingBox(x1=lm.box[0], y1=lm.box[1], x2=lm.box[2], y2=lm.box[3]),
@@ -141,8 +151,40 @@ class RelationsInterpreter(Plugin):
             )
             for k, lm in enumerate(p.landmarks)
         ]
-        self.rules = SceneRules(situations=self.params.situations) if self.params.situations else None
         self.features = feature_names(p.feature_labels, [z.name for z in p.zones], [(ln.name, ln.direction_names()) for ln in p.lines])
+
+    def _state(self, source: str) -> _SourceState:
+        state = self.sources.get(source)
+        if state is None:
+            p = self.params
+            state = self.sources[source] = _SourceState(
+                memory=TrackMemory(p.temporal, p.calibration),
+                regions=ZoneTracker(p.zones, p.lines, p.counting),
+                narrator=Narrator(p.repeat_after, grace=p.temporal.forget_after, max_facts=p.max_facts),
+                rules=SceneRules(situations=p.situations) if p.situations else None,
+            )
+        return state
+
+    # The state of the source being interpreted (one per Frame.source: streams never share tracks or counts).
+    @property
+    def memory(self) -> TrackMemory:
+        return self._current.memory
+
+    @property
+    def regions(self) -> ZoneTracker:
+        return self._current.regions
+
+    @property
+    def narrator(self) -> Narrator:
+        return self._current.narrator
+
+    @property
+    def rules(self) -> SceneRules | None:
+        return self._current.rules
+
+    def counts(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Line crossings so far: source → line → direction → count (sources that have frames)."""
+        return {src: {line: dict(d) for line, d in st.regions.counts.items()} for src, st in self.sources.items() if st.frames}
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
@@ -152,12 +194,15 @@ class RelationsInterpreter(Plugin):
     def drid_interpret(self, frame: Frame, objects: list[SceneObject]) -> Scene:
         # A source that leaves every timestamp at 0 still has a frame order: time it by index.
         t = frame.timestamp if frame.timestamp > 0 or frame.index == 0 else frame.index / self.params.assume_fps
-        return self.interpret(t, objects)
+        return self.interpret(t, objects, source=frame.source)
 
     # -- the work ----------------------------------------------------------------------------
-    def interpret(self, t: float, objects: list[SceneObject]) -> Scene:
-        """The scene at time ``t`` (seconds, increasing) for the frame's ``objects``."""
+    def interpret(self, t: float, objects: list[SceneObject], source: str = "") -> Scene:
+        """The scene at time ``t`` (seconds, increasing per source) for the frame's ``objects``,
+        seen by ``source`` (each source has its own tracks, counts and narration)."""
         p = self.params
+        self._current = state = self._state(source)
+        state.frames += 1
         events = self.memory.update(t, objects)
         for ev in events:
             if ev.name == "left":
@@ -166,8 +211,8 @@ class RelationsInterpreter(Plugin):
         # The objects that count: confirmed tracks and landmarks; untracked objects only while no
         # tracker is at work (behind a tracker they are unconfirmed births, and their ids — the
         # detection indices — could collide with track ids).
-        self._tracking = self._tracking or p.untracked == "exclude" or (p.untracked == "auto" and any(o.track_id is not None for o in objects))
-        active = [o for o in objects if (o.track_id is None and not self._tracking) or (o.track_id is not None and self.memory.confirmed(o.id) is not None)]
+        state.tracking = state.tracking or p.untracked == "exclude" or (p.untracked == "auto" and any(o.track_id is not None for o in objects))
+        active = [o for o in objects if (o.track_id is None and not state.tracking) or (o.track_id is not None and self.memory.confirmed(o.id) is not None)]
         tracked = [o for o in active if o.track_id is not None]
         if tracked:
             events += self.regions.update(t, [o.id for o in tracked], [o.label for o in tracked], np.array([o.box.as_xyxy() for o in tracked]))

@@ -1,12 +1,29 @@
-"""Polygon zones (entered, exited, dwell time, occupancy) and counting lines (crossings by
-direction) for tracked objects, declared in a pipeline config.
+"""Polygon zones (entered, exited, dwell time, occupancy, entries counted) and counting lines
+(crossings counted by direction and class) for tracked objects, declared in a pipeline config.
 
-Both follow one anchor point of each box (``anchor``: ``bottom`` — the feet or the wheels, the
-point on the ground — ``center``, ``top``, ``left``, ``right`` or a corner such as
-``bottom-left``). Both are debounced: a change (inside ↔ outside, one side of a line → the other)
-counts only once the anchor has stayed on its new side for ``confirm_frames`` frames, and a line
-has a dead band of ``margin`` pixels on either side where the side does not change at all. A box
-jittering on a line or on a zone border therefore never produces a burst of events.
+The counting semantics (docs/counting.md has the full story, with the clips they were chosen on):
+
+* **Anchor.** Each region follows one point of each box (``anchor``): ``bottom`` — the feet or the
+  wheels, the point on the ground — ``center``, ``top``, ``left``, ``right`` or a corner such as
+  ``bottom-left``. Zones default to ``bottom`` (where an object stands), lines to ``center``
+  (a box cut by the frame's edge moves its bottom, not its middle, the least).
+* **Once per crossing, with hysteresis.** A track is on one side of a line only once its anchor is
+  farther from the line than the dead band — ``margin`` pixels, or ``margin_size`` × the box's
+  extent across the line when that is larger — and has stayed there ``confirm_frames`` frames. A
+  crossing is a change between two such sides, counted once, in its direction, when the anchor
+  is within the segment's ends. Jitter inside the dead band, or outside it for fewer frames, never
+  counts; a track first seen already past the line is not counted (it did not cross in view).
+* **Once per entry.** A zone is entered when the anchor has been inside it ``confirm_frames``
+  frames in a row (an exit likewise); a track first seen inside is there, without an entry.
+* **Per class and per source.** Counts are kept per label (``counts_by_label``) besides the
+  totals; the ``relations`` interpreter keeps one :class:`ZoneTracker` per ``Frame.source``, so
+  streams never share tracks or counts.
+* **Re-identified tracks are not counted again.** A tracker that re-finds an object keeps its id,
+  and its state here goes on. When an object comes back under a *new* id instead (an occlusion
+  the tracker could not bridge), the new id takes over the regions state of a track of the same
+  label that was lost at most ``handover_s`` seconds ago within ``handover_distance`` of its box
+  sizes (:class:`CountingParams`): a crossing it completes is counted once, one it had completed
+  is not counted again, and its dwell time goes on.
 """
 
 from __future__ import annotations
@@ -21,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from drid.schemas import Event
 
-__all__ = ["ANCHORS", "LineSpec", "ZoneSpec", "ZoneTracker", "anchor_points", "points_in_polygon"]
+__all__ = ["ANCHORS", "CountingParams", "LineSpec", "ZoneSpec", "ZoneTracker", "anchor_points", "points_in_polygon"]
 
 Anchor = Literal["center", "bottom", "top", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right"]
 ANCHORS: dict[str, tuple[float, float]] = {
@@ -56,7 +73,7 @@ class _Region(BaseModel):
 
     name: str = Field(min_length=1, description="how events, facts and rules refer to it")
     labels: tuple[str, ...] | None = Field(default=None, description="only objects with these labels (default: all)")
-    confirm_frames: int = Field(default=2, ge=1, description="frames a change must persist before it counts")
+    confirm_frames: int = Field(default=2, ge=1, description="frames the anchor must stay on its new side (inside/outside) before the change counts")
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -88,6 +105,9 @@ class LineSpec(_Region):
     end: Pt = Field(description="second end point [x, y] in pixels")
     anchor: Anchor = Field(default="center", description="which point of a box crosses the line")
     margin: float = Field(default=4.0, ge=0, description="dead band in pixels on either side where the side does not change")
+    margin_size: float = Field(
+        default=0.1, ge=0, le=2.0, description="dead band as a fraction of the box's extent across the line, when larger than margin (scale-free hysteresis)"
+    )
     directions: tuple[str, str] | None = Field(default=None, description="names of the two crossing directions [left→right of start→end, right→left]")
 
     @model_validator(mode="after")
@@ -134,18 +154,44 @@ class _Debounced:
         return None
 
 
+class CountingParams(BaseModel):
+    """How a track that comes back under a new id takes over the counting state of the one lost."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    handover_s: float = Field(
+        default=1.0, ge=0, description="a new id may continue a track lost at most this long ago (0: never; bounded by temporal.forget_after)"
+    )
+    handover_distance: float = Field(
+        default=1.0, ge=0, description="… whose last box centre is within this many of its box sizes (√area) of the new box's centre"
+    )
+
+
 @dataclass
 class _TrackRegions:
+    label: str
+    last_seen: float
+    centre: tuple[float, float]
+    size: float
+    velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, px/s, from the last two sightings
     zones: dict[str, _Debounced] = field(default_factory=dict)
     entered: dict[str, float] = field(default_factory=dict)  # zone → time the object entered
     lines: dict[str, _Debounced] = field(default_factory=dict)
 
 
-class ZoneTracker:
-    """Follows tracked objects through the configured zones and lines; emits ``entered_zone``,
-    ``exited_zone`` (with ``dwell_s``) and ``crossed_line`` (with ``direction``) events."""
+def _tally(names: Sequence[str]) -> dict[str, int]:
+    return dict.fromkeys(names, 0)
 
-    def __init__(self, zones: Sequence[ZoneSpec] = (), lines: Sequence[LineSpec] = ()) -> None:
+
+class ZoneTracker:
+    """Follows the tracked objects of one source through the configured zones and lines; emits
+    ``entered_zone``, ``exited_zone`` (with ``dwell_s``), ``crossed_line`` (with ``direction``)
+    and ``continued`` (a new id took over a lost track's state) events, and keeps the counts.
+
+    ``counts[line][direction]`` and ``zone_counts[zone]["entered" | "exited"]`` are the totals;
+    ``counts_by_label`` and ``zone_counts_by_label`` split them by label."""
+
+    def __init__(self, zones: Sequence[ZoneSpec] = (), lines: Sequence[LineSpec] = (), counting: CountingParams | None = None) -> None:
         names = [z.name for z in zones]
         if len(set(names)) != len(names):
             raise ValueError(f"zone names must be unique, got {names}")
@@ -154,22 +200,67 @@ class ZoneTracker:
             raise ValueError(f"line names must be unique, got {lnames}")
         self.zones = list(zones)
         self.lines = list(lines)
+        self.counting = counting if counting is not None else CountingParams()
         self._polygons = [np.asarray(z.polygon, dtype=np.float64) for z in self.zones]
         self._tracks: dict[int, _TrackRegions] = {}
-        self.counts: dict[str, dict[str, int]] = {ln.name: dict.fromkeys(ln.direction_names(), 0) for ln in self.lines}
+        self.counts: dict[str, dict[str, int]] = {ln.name: _tally(ln.direction_names()) for ln in self.lines}
+        self.counts_by_label: dict[str, dict[str, dict[str, int]]] = {ln.name: {d: {} for d in ln.direction_names()} for ln in self.lines}
+        self.zone_counts: dict[str, dict[str, int]] = {z.name: _tally(("entered", "exited")) for z in self.zones}
+        self.zone_counts_by_label: dict[str, dict[str, dict[str, int]]] = {z.name: {"entered": {}, "exited": {}} for z in self.zones}
+        self.handovers: list[tuple[int, int]] = []  # (lost id, new id)
 
+    # -- identities ----------------------------------------------------------------------------
+    def _state(self, oid: int, label: str, t: float, box: np.ndarray, seen: set[int], events: list[Event]) -> _TrackRegions:
+        centre = (float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2)
+        size = max(float(np.sqrt(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))), 1.0)
+        state = self._tracks.get(oid)
+        if state is None:
+            donor = self._donor(label, t, centre, seen)
+            if donor is not None:
+                state = self._tracks.pop(donor)
+                self.handovers.append((donor, oid))
+                events.append(Event(name="continued", objects=(oid, donor), data={"label": label, "from": donor}))
+            else:
+                state = _TrackRegions(label, t, centre, size)
+            self._tracks[oid] = state
+        dt = t - state.last_seen
+        if dt > 0:
+            state.velocity = ((centre[0] - state.centre[0]) / dt, (centre[1] - state.centre[1]) / dt)
+        state.label, state.last_seen, state.centre, state.size = label, t, centre, size
+        return state
+
+    def _donor(self, label: str, t: float, centre: tuple[float, float], seen: set[int]) -> int | None:
+        """The lost track a new id at ``centre`` continues: same label, not in this frame, lost
+        within ``handover_s``, nearest to where it would be now at its last velocity, within
+        ``handover_distance`` of its size."""
+        c = self.counting
+        if c.handover_s <= 0 or not (self.zones or self.lines):
+            return None
+        best, best_d = None, float("inf")
+        for oid, st in self._tracks.items():
+            if oid in seen or st.label != label or not (0.0 < t - st.last_seen <= c.handover_s + 1e-9):
+                continue
+            gone = t - st.last_seen
+            d = float(np.hypot(centre[0] - st.centre[0] - st.velocity[0] * gone, centre[1] - st.centre[1] - st.velocity[1] * gone)) / st.size
+            if d <= c.handover_distance and d < best_d:
+                best, best_d = oid, d
+        return best
+
+    # -- one frame -------------------------------------------------------------------------------
     def update(self, t: float, ids: Sequence[int], labels: Sequence[str], boxes: np.ndarray) -> list[Event]:
         """One frame of confirmed tracks: their ids, labels and ``N×4`` boxes at time ``t``."""
         events: list[Event] = []
         if not len(ids):
             return events
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        seen = set(ids)
+        states = [self._state(oid, labels[k], t, boxes[k], seen, events) for k, oid in enumerate(ids)]
         for zone, polygon in zip(self.zones, self._polygons):
             inside = points_in_polygon(anchor_points(boxes, zone.anchor), polygon)
             for k, oid in enumerate(ids):
                 if zone.labels is not None and labels[k] not in zone.labels:
                     continue
-                state = self._tracks.setdefault(oid, _TrackRegions())
+                state = states[k]
                 deb = state.zones.get(zone.name)
                 is_in = int(bool(inside[k]))
                 if deb is None:
@@ -180,12 +271,15 @@ class ZoneTracker:
                 change = deb.update(is_in, zone.confirm_frames)
                 if change is None:
                     continue
+                kind = "entered" if change[1] else "exited"
+                self._count(self.zone_counts[zone.name], self.zone_counts_by_label[zone.name], kind, labels[k])
+                data: dict[str, object] = {"zone": zone.name, "label": labels[k], "count": self.zone_counts[zone.name][kind]}
                 if change[1]:
                     state.entered[zone.name] = t
-                    events.append(Event(name="entered_zone", objects=(oid,), data={"zone": zone.name, "label": labels[k]}))
+                    events.append(Event(name="entered_zone", objects=(oid,), data=data))
                 else:
                     since = state.entered.pop(zone.name, t)
-                    events.append(Event(name="exited_zone", objects=(oid,), data={"zone": zone.name, "label": labels[k], "dwell_s": round(t - since, 3)}))
+                    events.append(Event(name="exited_zone", objects=(oid,), data={**data, "dwell_s": round(t - since, 3)}))
         for line in self.lines:
             a = np.asarray(line.start, dtype=np.float64)
             d = np.asarray(line.end, dtype=np.float64) - a
@@ -193,30 +287,41 @@ class ZoneTracker:
             pts = anchor_points(boxes, line.anchor) - a
             signed = (d[0] * pts[:, 1] - d[1] * pts[:, 0]) / length  # > 0: right of start→end on screen
             along = (pts @ d) / (length * length)
+            # The box's extent across the line: its width for an upright line, its height for a level one.
+            across = (np.abs(d[1]) * (boxes[:, 2] - boxes[:, 0]) + np.abs(d[0]) * (boxes[:, 3] - boxes[:, 1])) / length
+            band = np.maximum(line.margin, line.margin_size * across)
             names = line.direction_names()
             for k, oid in enumerate(ids):
                 if line.labels is not None and labels[k] not in line.labels:
                     continue
-                state = self._tracks.setdefault(oid, _TrackRegions())
-                deb = state.lines.setdefault(line.name, _Debounced())
+                deb = states[k].lines.setdefault(line.name, _Debounced())
                 s = float(signed[k])
-                side = 1 if s > line.margin else (-1 if s < -line.margin else None)
+                side = 1 if s > band[k] else (-1 if s < -band[k] else None)
                 change = deb.update(side, line.confirm_frames)
                 # A change of side beyond the segment's ends passes by the line, not across it.
                 if change is None or change[0] is None or not (0.0 <= float(along[k]) <= 1.0):
                     continue
                 direction = names[0] if change[1] == 1 else names[1]
-                self.counts[line.name][direction] += 1
-                events.append(Event(name="crossed_line", objects=(oid,), data={"line": line.name, "direction": direction, "label": labels[k], "count": self.counts[line.name][direction]}))
+                self._count(self.counts[line.name], self.counts_by_label[line.name], direction, labels[k])
+                events.append(Event(name="crossed_line", objects=(oid,), data={
+                    "line": line.name, "direction": direction, "label": labels[k], "count": self.counts[line.name][direction],
+                    "label_count": self.counts_by_label[line.name][direction][labels[k]],
+                }))
         return events
 
+    @staticmethod
+    def _count(totals: dict[str, int], by_label: dict[str, dict[str, int]], key: str, label: str) -> None:
+        totals[key] += 1
+        by_label[key][label] = by_label[key].get(label, 0) + 1
+
     def forget(self, oid: int, t: float, label: str) -> list[Event]:
-        """The track left the scene: it exits every zone it was in."""
+        """The track left the scene: it exits every zone it was in (not counted as an exit
+        through the zone's border: it vanished, it did not walk out)."""
         state = self._tracks.pop(oid, None)
         if state is None:
             return []
         return [
-            Event(name="exited_zone", objects=(oid,), data={"zone": zone, "label": label, "dwell_s": round(t - since, 3)})
+            Event(name="exited_zone", objects=(oid,), data={"zone": zone, "label": label, "dwell_s": round(t - since, 3), "lost": True})
             for zone, since in state.entered.items()
         ]
 

@@ -44,7 +44,8 @@ def test_zone_entry_exit_dwell_and_occupancy():
     # border counts as inside), confirmed at frame 6; out at x=400 (frame 15), confirmed at 16.
     entered_at = next(k for k, o in enumerate(occupied) if o == [1])
     assert entered_at == 6
-    assert events[0].data == {"zone": "crossing", "label": "person"}
+    assert events[0].data == {"zone": "crossing", "label": "person", "count": 1}
+    assert tracker.zone_counts == {"crossing": {"entered": 1, "exited": 1}}
     assert events[1].data["dwell_s"] == pytest.approx(1.0)
     assert tracker.occupancy() == {"crossing": []}
 
@@ -55,7 +56,9 @@ def test_zone_labels_filter_and_first_seen_inside():
     tracker.update(0.0, [1, 2], ["car", "person"], np.array([box_at(100, 300).as_xyxy(), box_at(200, 300).as_xyxy()]))
     assert tracker.occupancy() == {"lot": [1]}  # the car was there when first seen: no entry event
     assert tracker.zones_of(1, 2.5) == {"lot": 2.5}
-    assert tracker.forget(1, 3.0, "car")[0].data == {"zone": "lot", "label": "car", "dwell_s": 3.0}
+    # vanishing is not walking out: the exit says the track was lost, and is not counted
+    assert tracker.forget(1, 3.0, "car")[0].data == {"zone": "lot", "label": "car", "dwell_s": 3.0, "lost": True}
+    assert tracker.zone_counts == {"lot": {"entered": 0, "exited": 0}}
 
 
 def test_line_counts_crossings_by_direction_with_default_names():
@@ -88,7 +91,7 @@ def test_jitter_on_the_line_is_counted_once():
 
 def test_jitter_without_debounce_would_double_count():
     # The same shaking with no dead band and no debounce counts every hop: the guard is real.
-    gate = LineSpec(name="gate", start=(300, 0), end=(300, 600), margin=0.0, confirm_frames=1)
+    gate = LineSpec(name="gate", start=(300, 0), end=(300, 600), margin=0.0, margin_size=0.0, confirm_frames=1)
     tracker = ZoneTracker(lines=[gate])
     xs = [290, 295, 303, 297, 304, 296, 310]
     assert len(run(tracker, xs)) == 5
