@@ -17,7 +17,12 @@ from drid.pipeline.stats import PluginStats, RunSummary, StageStats
 from drid.schemas import Decision, Detection, Frame, FrameRecord, PluginFault, Recognition, Scene, Transition
 from drid.schemas.messages import build_objects
 
-__all__ = ["STAGE_TYPES", "FrameDropped", "FrameState", "Member", "Stage", "bridge_wrappers"]
+__all__ = ["SKIPPED_META", "STAGE_TYPES", "FrameDropped", "FrameState", "Member", "Stage", "bridge_wrappers"]
+
+SKIPPED_META = "detect_skipped"
+"""``Frame.meta`` key set by the detect stage on a frame where some of its entries did not run
+(``interval``): their names, in config order. A tracker wrapping the stage reads it to carry those
+detectors' tracks instead of counting them as missed."""
 
 _EMPTY_SCENE = Scene()
 
@@ -26,9 +31,9 @@ class Member:
     """One plugin instance's place in one stage: its name, config path, bound hook, error policy
     and stats."""
 
-    __slots__ = ("name", "instance", "stage", "path", "policy", "call", "stats", "wrapper")
+    __slots__ = ("name", "instance", "stage", "path", "policy", "call", "stats", "wrapper", "interval")
 
-    def __init__(self, name: str, instance: Any, stage: str, path: str, policy: str) -> None:
+    def __init__(self, name: str, instance: Any, stage: str, path: str, policy: str, interval: int = 1) -> None:
         self.name = name
         self.instance = instance
         self.stage = stage
@@ -37,6 +42,7 @@ class Member:
         self.call: Any = None  # the bound hook's ``call(kwargs)``
         self.stats = PluginStats(name)
         self.wrapper = False
+        self.interval = interval  # detect entries: run on every interval-th frame of each source
 
     def reset_stats(self) -> None:
         self.stats = PluginStats(self.name)
@@ -52,7 +58,7 @@ class Member:
 class FrameState:
     """One frame on its way through the stages: what each stage added so far."""
 
-    __slots__ = ("frame", "detections", "recognitions", "scene", "decision", "transition", "timings", "faults")
+    __slots__ = ("frame", "detections", "recognitions", "scene", "decision", "transition", "timings", "faults", "skipped")
 
     def __init__(self, frame: Frame) -> None:
         self.frame = frame
@@ -63,6 +69,7 @@ class FrameState:
         self.transition: Transition | None = None
         self.timings: dict[str, float] = {}
         self.faults: list[PluginFault] = []
+        self.skipped: tuple[str, ...] = ()  # detect entries that did not run on this frame (interval)
 
     @property
     def label(self) -> str:
@@ -226,12 +233,41 @@ class _ListStage(Stage):
 
 
 class _DetectStage(_ListStage):
+    """detect: every detector adds to one list; an entry with ``interval: N`` runs on the frames
+    where its source's frame count (in this stage, from 0) is a multiple of N. On the others it
+    contributes nothing and the frame carries the names of the skipped entries in
+    ``meta[SKIPPED_META]``, so that a tracker wrapping the stage carries their tracks."""
+
     hook = "drid_detect"
     output_name = "list[Detection]"
     adapter = TypeAdapter(list[Detection])
 
+    def __init__(self, name: str, members: list[Member], summary: RunSummary) -> None:
+        super().__init__(name, members, summary)
+        for w in self.wrappers:
+            if w.interval != 1:
+                raise ConfigError(f"interval applies to detectors, not to the wrapper '{w.name}' (it sees every frame)", path=f"{w.path}.interval")
+        self.periodic = [m for m in self.members if m.interval > 1]
+
+    def reset(self, summary: RunSummary) -> None:
+        super().reset(summary)
+        self.frame_counts: dict[str, int] = {}  # frames seen per source this run
+
     def arguments(self, state: FrameState) -> dict[str, Any]:
+        if self.periodic:
+            frame = state.frame
+            k = self.frame_counts.get(frame.source, 0)
+            self.frame_counts[frame.source] = k + 1
+            skipped = tuple(m.name for m in self.periodic if k % m.interval)
+            if skipped:
+                state.skipped = skipped
+                state.frame = frame.model_copy(update={"meta": type(frame.meta)({**frame.meta, SKIPPED_META: list(skipped)})})
         return {"frame": state.frame}
+
+    def contribution(self, member: Member, state: FrameState, kwargs: dict[str, Any]) -> Any:
+        if state.skipped and member.name in state.skipped:
+            return []  # not its frame: it neither runs nor counts a call
+        return super().contribution(member, state, kwargs)
 
     def store(self, state: FrameState, result: list[Detection]) -> None:
         state.detections = result

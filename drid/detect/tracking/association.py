@@ -1,0 +1,66 @@
+"""Matching detections to tracks: IoU between boxes, and a gated minimum-cost assignment.
+
+``assign`` finds the minimum-cost matching in which every pair costs at most ``max_cost`` (the
+gate) and a detection or track left unmatched costs ``max_cost / 2``, the problem ByteTrack hands
+to ``lapjv(cost_limit=...)``, solved with ``scipy.optimize.linear_sum_assignment``. Real scenes make the gated cost matrix very sparse: most
+detections overlap one track or none. Pairs that are each other's only candidate are matched
+directly (such a pair is its own component of the problem, so this is exact), rows and columns
+with no candidate are dropped, and only what is left, usually a few crowded pairs, goes to the
+Hungarian solver. With a thousand boxes per frame this is what keeps association cheap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["assign", "iou_matrix"]
+
+_EMPTY = np.zeros(0, dtype=np.intp)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of ``N×4`` and ``M×4`` xyxy boxes (``N×M``), computed with few temporaries."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    w = np.minimum(a[:, None, 2], b[None, :, 2])
+    w -= np.maximum(a[:, None, 0], b[None, :, 0])
+    np.maximum(w, 0.0, out=w)
+    h = np.minimum(a[:, None, 3], b[None, :, 3])
+    h -= np.maximum(a[:, None, 1], b[None, :, 1])
+    np.maximum(h, 0.0, out=h)
+    inter = w
+    inter *= h
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :]
+    union -= inter
+    np.maximum(union, 1e-9, out=union)
+    inter /= union
+    return inter
+
+
+def assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the minimum-cost matching among pairs with ``cost <= max_cost``
+    (every returned pair is within the gate)."""
+    if cost.size == 0:
+        return _EMPTY, _EMPTY
+    valid = cost <= max_cost
+    row_n = valid.sum(axis=1)
+    col_n = valid.sum(axis=0)
+    r_idx, c_idx = np.nonzero(valid & (row_n == 1)[:, None] & (col_n == 1)[None, :])
+    rest_r = np.flatnonzero(row_n > 0)
+    rest_c = np.flatnonzero(col_n > 0)
+    if len(r_idx):
+        rest_r = np.setdiff1d(rest_r, r_idx, assume_unique=True)
+        rest_c = np.setdiff1d(rest_c, c_idx, assume_unique=True)
+    if len(rest_r) == 0 or len(rest_c) == 0:
+        return r_idx, c_idx
+    sub = cost[np.ix_(rest_r, rest_c)]
+    sub_valid = valid[np.ix_(rest_r, rest_c)]
+    # As lapjv with a cost limit: a pair costs its cost, a detection or track left over costs
+    # max_cost/2, so a pair is worth taking when it costs less than max_cost. Shifting the gated
+    # costs by max_cost and giving the others 0 (no gain) asks the rectangular solver exactly that.
+    rows, cols = linear_sum_assignment(np.where(sub_valid, sub - (max_cost + 1e-9), 0.0))
+    ok = sub_valid[rows, cols]
+    return np.concatenate([r_idx, rest_r[rows[ok]]]), np.concatenate([c_idx, rest_c[cols[ok]]])
