@@ -147,7 +147,8 @@ class PluginSpec(BaseModel):
     """One plugin in a pipeline: ``{plugin: NAME, params: {...}}``; a bare string is shorthand for
     ``{plugin: NAME}``. ``name`` tells two instances of one plugin apart in stats and errors;
     ``on_error`` overrides the stage's error policy for this plugin; ``actor`` serves it from a
-    shared Ray actor under the Ray backend."""
+    shared Ray actor under the Ray backend; ``interval`` (detect entries) runs a detector on every
+    Nth frame of each source only, a tracker carrying its boxes in between."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -156,6 +157,7 @@ class PluginSpec(BaseModel):
     name: str | None = None
     on_error: Policy | None = None
     actor: ActorSpec | None = None
+    interval: int = Field(default=1, ge=1, le=10_000, description="detect entries: run on every Nth frame of each source (a tracker carries the boxes in between)")
 
     @model_validator(mode="before")
     @classmethod
