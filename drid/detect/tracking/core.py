@@ -5,14 +5,15 @@ ByteTrack (Zhang et al., ECCV 2022) in drid's terms, per frame:
 
 1. every track is predicted to the frame's time (and moved by the camera's motion when known);
 2. detections scoring at least ``high`` are matched to the confirmed tracks, those followed and
-   those lost, by IoU (weighted by the detection's score, ``fuse_score``), or by appearance when a
-   cue is on and the boxes are close (as BoT-SORT does);
+   those lost, by IoU (weighted by the detection's score, ``fuse_score``). With an appearance cue,
+   appearance may also decide between boxes that overlap well (as BoT-SORT does), and lost tracks
+   are matched by appearance instead, to detections within a few box sizes of the prediction: an
+   object that reappears after an occlusion gets its old id back even when its box no longer
+   overlaps the extrapolated one, and another object passing there does not take it;
 3. detections scoring between ``low`` and ``high`` are matched to the followed tracks still
    unmatched, by IoU alone and more strictly (``low_iou``): a weak, partly hidden detection keeps
    its track alive instead of being thrown away or starting a new one;
-4. the high detections left over are matched to tentative tracks; with an appearance cue, what is
-   still left is compared with the lost tracks nearby, so an object that reappears after an
-   occlusion gets its old id back even when its box no longer overlaps the prediction;
+4. the high detections left over are matched to tentative tracks;
 5. high detections still left, scoring at least ``birth``, start tentative tracks; a tentative
    track that misses a frame is dropped, one matched for ``confirm_s`` seconds is confirmed and
    gets an id; a confirmed track unmatched for more than ``lost_s`` seconds dies.
@@ -55,7 +56,7 @@ class Rules:
     min_hits: int | None = None
     max_age: int | None = None
     match_labels: bool = True
-    appearance_threshold: float = 0.25
+    appearance_threshold: float = 0.3
     reid_radius: float = 2.0
 
 
@@ -187,10 +188,18 @@ class TrackerCore:
             iou = iou_matrix(boxes[dets], pred[trks])
             cost = 1.0 - (iou * scores[dets, None] if fuse else iou)
             if appearance:
-                far = iou < 0.5  # BoT-SORT: appearance may only decide between nearby boxes
                 app = 1.0 - features[dets] @ ts.feature[trks].T  # type: ignore[index]
-                app[far | (app > r.appearance_threshold)] = 1.0
-                np.minimum(cost, app, out=cost)
+                alike = app <= r.appearance_threshold
+                # followed tracks: appearance may decide between boxes that overlap well (BoT-SORT)
+                np.minimum(cost, np.where(alike & (iou >= 0.5), app, 1.0), out=cost)
+                lost = ts.state[trks] == LOST
+                if lost.any():
+                    # lost tracks: found again by appearance alone, within reid_radius box sizes of
+                    # the prediction (more the longer lost); overlap with an extrapolated box is weak
+                    centres = (boxes[dets, :2] + boxes[dets, 2:]) * 0.5
+                    dist = np.linalg.norm(centres[:, None, :] - ts.x[None, trks, :2], axis=2)
+                    radius = r.reid_radius * np.maximum(ts.x[trks, 2], ts.x[trks, 3]) * (1.0 + ts.missed_s[trks])
+                    cost[:, lost] = np.where(alike[:, lost] & (dist[:, lost] <= radius[None, lost]), app[:, lost], np.inf)
             if r.match_labels:
                 cost[labels[dets, None] != ts.label[None, trks]] = np.inf
             rows, cols = assign(cost, max_cost)
@@ -208,8 +217,6 @@ class TrackerCore:
             match(np.flatnonzero(low), np.flatnonzero(live & confirmed & (ts.state == TRACKED) & ~matched), 1.0 - r.low_iou, False, False)
             left = np.flatnonzero(high & (det_track < 0))
             match(left, np.flatnonzero(live & ~confirmed), 1.0 - r.iou_threshold, r.fuse_score, False)
-            if use_features:
-                self._reidentify(ts, pred, boxes, labels, features, det_track, matched, np.flatnonzero(high & (det_track < 0)), np.flatnonzero(live & confirmed & (ts.state == LOST) & ~matched))  # type: ignore[arg-type]
 
         # matched tracks: correct, count, confirm
         rows = np.flatnonzero(det_track >= 0)
@@ -278,22 +285,3 @@ class TrackerCore:
         if dead.any():
             ts.keep(~dead)
         return out
-
-    def _reidentify(self, ts: TrackSet, pred: np.ndarray, boxes: np.ndarray, labels: np.ndarray, features: np.ndarray,
-                    det_track: np.ndarray, matched: np.ndarray, dets: np.ndarray, trks: np.ndarray) -> None:
-        """Lost tracks and leftover detections that look alike and lie within ``reid_radius`` box
-        sizes (growing with the time lost) of the prediction: the same object, back."""
-        if len(dets) == 0 or len(trks) == 0 or ts.feature is None:
-            return
-        r = self.rules
-        cost = 1.0 - features[dets] @ ts.feature[trks].T
-        dc = (boxes[dets, None, :2] + boxes[dets, None, 2:]) * 0.5
-        tc = (pred[None, trks, :2] + pred[None, trks, 2:]) * 0.5
-        dist = np.linalg.norm(dc - tc, axis=2)
-        size = np.maximum(ts.x[trks, 2], ts.x[trks, 3])[None, :]
-        cost[dist > r.reid_radius * size * (1.0 + ts.missed_s[trks])[None, :]] = np.inf
-        if r.match_labels:
-            cost[labels[dets, None] != ts.label[None, trks]] = np.inf
-        rows, cols = assign(cost, r.appearance_threshold)
-        det_track[dets[rows]] = trks[cols]
-        matched[trks[cols]] = True
