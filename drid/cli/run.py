@@ -45,17 +45,37 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_sharded(args: argparse.Namespace) -> int:
+    import sys
+
+    from drid.errors import ConfigError
+    from drid.pipeline._signals import stop_signals
     from drid.pipeline.backends import Shard, expand_shards, run_sharded
     from drid.pipeline.config import apply_overrides, read_config_file
-    from drid.pipeline.report import write_json
+    from drid.pipeline.report import exit_status, write_json
 
-    data = apply_overrides(read_config_file(args.config), list(args.overrides))
+    data = read_config_file(args.config)
+    if not isinstance(data, dict):
+        raise ConfigError(f"a pipeline config must be a mapping with a 'source' key, got {type(data).__name__}", where=args.config)
+    data = apply_overrides(data, list(args.overrides))
     if args.max_frames:
-        data.setdefault("engine", {})["max_frames"] = args.max_frames
+        engine = data.get("engine")
+        if engine is None:
+            engine = data["engine"] = {}
+        if not isinstance(engine, dict):
+            raise ConfigError(f"must be a mapping, got {type(engine).__name__}", path="engine", where=args.config)
+        engine["max_frames"] = args.max_frames
     shards = expand_shards(args.shard) if args.shard else [Shard(name=Path(args.config).stem, overrides=())]
-    result = run_sharded(data, shards, backend=args.backend, address=args.address, workers=args.workers, mode=args.mode, where=args.config)
+    with stop_signals(sigterm=True):
+        result = run_sharded(data, shards, backend=args.backend, address=args.address, workers=args.workers, mode=args.mode, where=args.config)
     if not args.quiet:
-        print(result.table())
+        print(result.table(), file=sys.stderr if _writes_stdout(data) else sys.stdout)
     if args.summary_json:
         write_json(args.summary_json, result.as_dict())
+    if result.interrupted:
+        return exit_status(result.signal)
     return 0 if result.ok else 1
+
+
+def _writes_stdout(data: dict[str, Any]) -> bool:
+    sinks = data.get("sinks")
+    return any(isinstance(s, dict) and isinstance(s.get("params"), dict) and s["params"].get("path") == "-" for s in (sinks if isinstance(sinks, list) else []))

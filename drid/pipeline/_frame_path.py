@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from drid.errors import ConfigError, DridError, SourceError, StageError, validation_text
 from drid.pipeline._binding import BoundHook
+from drid.pipeline._signals import whole
 from drid.pipeline._stages import FrameDropped, FrameState, Member, Stage
 from drid.pipeline.stats import PluginStats, RunSummary, StageStats
 from drid.schemas import Frame, FrameRecord, Transition
@@ -64,6 +65,7 @@ class FramePath:
             summary.stages["act"] = StageStats("act", plugins={p.name: p for p in (self.act_stats, *self.learn_stats)})
         if sinks:
             summary.stages["sink"] = self.sink_stats
+        self._sinks_noted: set[str] = set()
 
     # -- the source ------------------------------------------------------------------------------
     def read(self) -> FrameState | None:
@@ -73,6 +75,10 @@ class FramePath:
         try:
             frame = next(self.frames)
         except StopIteration:
+            if self.summary.frames_read == 0:
+                skipped = sum(self.summary.source_skips.values())
+                why = f": {skipped} inputs could not be decoded" if skipped else ""
+                raise SourceError(f"source '{self.source.name}' produced no frames{why}") from None
             return None
         except ConfigError as exc:
             if self.summary.frames_read == 0:
@@ -162,31 +168,47 @@ class FramePath:
             stats.latency.record(time.perf_counter() - t0)
 
     # -- the sinks ---------------------------------------------------------------------------------
-    def finish(self, state: FrameState) -> FrameRecord:
-        """The frame's record, written by every sink in order."""
+    def finish(self, state: FrameState) -> FrameRecord | None:
+        """The frame's record, written by every sink in order; ``None`` when a sink's ``skip``
+        policy dropped it (the sinks after that one do not get it).
+
+        A stop signal that arrives while the sinks write waits until the last one has the frame
+        (see ``_signals.whole``): a frame is written to all sinks or, when one fails, to the
+        ones before it, which the summary's per-sink counts show."""
         record = state.record()
         stats = self.sink_stats
         stats.frames_in += 1
         t_sinks = time.perf_counter()
-        for sink in self.sinks:
-            t0 = time.perf_counter()
-            sink.stats.calls += 1
-            try:
-                sink.call({"record": record})
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:
-                if _passes_through(exc):
+        with whole():
+            for sink in self.sinks:
+                t0 = time.perf_counter()
+                sink.stats.calls += 1
+                try:
+                    sink.call({"record": record})
+                except KeyboardInterrupt:
+                    sink.stats.failures += 1
+                    stats.failed += 1
+                    self.summary.drop("interrupted while the sinks wrote it")
                     raise
-                sink.stats.failures += 1
-                if sink.policy == "continue":
-                    continue
-                stats.failed += 1
-                self.summary.drop(f"sink '{sink.name}' failed")
-                raise StageError("sink", sink.name, state.label, exc, path=sink.path) from exc
-            finally:
-                sink.stats.latency.record(time.perf_counter() - t0)
-        stats.latency.record(time.perf_counter() - t_sinks)
-        stats.frames_out += 1
-        self.summary.frames_out += 1
+                except Exception as exc:
+                    sink.stats.failures += 1
+                    if sink.policy == "continue":
+                        if sink.name not in self._sinks_noted:
+                            self._sinks_noted.add(sink.name)
+                            self.summary.notes.append(f"sink '{sink.name}' failed on frame {state.label} and the run went on (on_error: continue): {type(exc).__name__}: {exc}")
+                        continue
+                    if sink.policy == "skip":
+                        stats.dropped += 1
+                        self.summary.drop(f"skipped by policy: sink/{sink.name} raised {type(exc).__name__}")
+                        return None
+                    stats.failed += 1
+                    self.summary.drop(f"sink '{sink.name}' failed")
+                    if _passes_through(exc):
+                        raise
+                    raise StageError("sink", sink.name, state.label, exc, path=sink.path) from exc
+                finally:
+                    sink.stats.latency.record(time.perf_counter() - t0)
+            stats.latency.record(time.perf_counter() - t_sinks)
+            stats.frames_out += 1
+            self.summary.frames_out += 1
         return record

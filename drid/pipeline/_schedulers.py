@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any
 
 from drid.errors import StageError
@@ -54,7 +55,7 @@ class SequentialRun:
     def interrupt(self) -> None:
         self.stopped = True
 
-    def shutdown(self, reason: str) -> None:
+    def shutdown(self, reason: str, wait: float = 60.0) -> None:
         self.path.close_source()
         summary = self.path.summary
         lost = summary.frames_read - summary.frames_out - summary.frames_dropped
@@ -181,10 +182,13 @@ class ConcurrentRun:
     def interrupt(self) -> None:
         self.stop_source.set()
 
-    def shutdown(self, reason: str) -> None:
+    def shutdown(self, reason: str, wait: float = 60.0) -> None:
+        """Stop every thread; wait up to ``wait`` seconds in all for a plugin call to return
+        (threads still in one are left behind, daemonic, and named in the notes)."""
         self.abort.set()
+        deadline = time.monotonic() + wait
         for t in self.threads:
-            t.join(timeout=60)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
         stuck = [t.name for t in self.threads if t.is_alive()]
         summary = self.path.summary
         if stuck:

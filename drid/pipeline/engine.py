@@ -8,7 +8,7 @@ import copy
 import inspect
 import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from drid.pipeline import hookspecs
 from drid.pipeline._binding import bind, plugin_manager
 from drid.pipeline._frame_path import FramePath
 from drid.pipeline._schedulers import ConcurrentRun, SequentialRun
+from drid.pipeline._signals import Interrupted, signal_name, stop_signals, whole
 from drid.pipeline._stages import STAGE_TYPES, Member, Stage, bridge_wrappers
 from drid.pipeline.config import EngineConfig, PipelineConfig, PluginSpec, apply_overrides, load_config
 from drid.pipeline.context import RunContext
@@ -157,11 +158,14 @@ class Pipeline:
             entry = PluginSpec(plugin=entry[0], params=dict(entry[1] or {}))
         if isinstance(entry, str):
             entry = PluginSpec(plugin=entry)
+        interval = 1
         if isinstance(entry, PluginSpec):
             info = registry.get(entry.plugin, path=f"{path}.plugin", where=where)
             _check_role(info.cls, info.name, stage, path, where)
+            if entry.interval != 1 and stage != "detect":
+                raise ConfigError(f"interval applies to detect entries only (this one is under {stage})", path=f"{path}.interval", where=where)
             instance = info.instantiate(entry.params, path=f"{path}.params", where=where)
-            name, policy = entry.name or entry.plugin, entry.on_error or policy
+            name, policy, interval = entry.name or entry.plugin, entry.on_error or policy, entry.interval
         elif inspect.isclass(entry):
             info = PluginInfo(name=registry.name_of(entry) or plugin_name(entry), target=entry.__qualname__, cls=entry)
             _check_role(entry, info.name, stage, path, where)
@@ -177,7 +181,7 @@ class Pipeline:
         while unique in self._taken:
             unique, n = f"{name}#{n}", n + 1
         self._taken.add(unique)
-        return Member(unique, instance, stage, path, policy)
+        return Member(unique, instance, stage, path, policy, interval=interval)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -250,15 +254,16 @@ class Pipeline:
         self._running = False
         self.summary.wall_seconds = time.perf_counter() - self._t0
         problems = []
-        for member in reversed(self._started):
-            end = bind(self.pm, member.instance, "drid_stop")
-            if end is None:
-                continue
-            try:
-                end(summary=self.summary)
-            except Exception as exc:
-                problems.append(f"plugin '{member.name}' failed to stop: {type(exc).__name__}: {exc}")
-        self._started = []
+        with whole():  # a stop signal waits until every sink is closed (a video stays playable)
+            for member in reversed(self._started):
+                end = bind(self.pm, member.instance, "drid_stop")
+                if end is None:
+                    continue
+                try:
+                    end(summary=self.summary)
+                except Exception as exc:
+                    problems.append(f"plugin '{member.name}' failed to stop: {type(exc).__name__}: {exc}")
+            self._started = []
         self.summary.notes.extend(problems)
         if problems and self.summary.error is None:
             self.summary.error = problems[0]
@@ -276,50 +281,93 @@ class Pipeline:
     def __iter__(self) -> Iterator[FrameRecord]:
         return self.records()
 
-    def records(self) -> Iterator[FrameRecord]:
+    def records(self, on_interrupt: Callable[[RunSummary, int, bool], None] | None = None) -> Generator[FrameRecord, None, None]:
         """Yield each finished frame's record in frame order (after the sinks have it).
 
-        Ctrl-C stops reading, lets the frames in flight finish, and ends the iteration normally
-        with ``summary.interrupted`` set; a second Ctrl-C abandons them (counted as dropped)."""
+        Ctrl-C (SIGINT, and SIGTERM under :func:`~drid.pipeline.report.run_pipeline`) stops
+        reading, lets the frames in flight finish, and ends the iteration normally with
+        ``summary.interrupted`` set; a second one abandons them (counted as dropped) and raises
+        ``KeyboardInterrupt``. ``on_interrupt(summary, in_flight, abandoned)`` is told of each
+        (``drid run`` prints a line)."""
         owns = not self._running
-        if owns:
-            self.start()
-        path = self._path
-        assert path is not None
-        run: SequentialRun | ConcurrentRun
-        if self.mode == "concurrent" and not self.closed_loop and self.stages:
-            run = ConcurrentRun(path, name=self.name, queue_size=self.queue_size, overflow=self.overflow)
-        else:
-            run = SequentialRun(path)
+        with stop_signals(sigterm=False):
+            if owns:
+                self.start()
+            path = self._path
+            assert path is not None
+            run: SequentialRun | ConcurrentRun
+            if self.mode == "concurrent" and not self.closed_loop and self.stages:
+                run = ConcurrentRun(path, name=self.name, queue_size=self.queue_size, overflow=self.overflow)
+            else:
+                run = SequentialRun(path)
+            abandoned = False
+            try:
+                while True:
+                    try:
+                        state = run.next()
+                        if state is None:
+                            break
+                        record = path.finish(state)
+                        if record is not None:
+                            yield record
+                    except KeyboardInterrupt as exc:  # raised in a stage, a sink, or the caller's loop body
+                        if self.summary.interrupted:
+                            raise  # the second: abandon the frames in flight (below)
+                        self.summary.interrupted = True
+                        self.summary.signal = signal_name(exc.signum) if isinstance(exc, Interrupted) else "SIGINT"
+                        run.interrupt()
+                        if on_interrupt is not None:
+                            on_interrupt(self.summary, self._in_flight(), False)
+            except DridError as exc:
+                self.summary.error = str(exc)
+                raise
+            except KeyboardInterrupt:
+                # A second stop signal (wherever it struck, even while the first was handled).
+                abandoned = self.summary.interrupted = True
+                self.summary.signal = self.summary.signal or "SIGINT"
+                if on_interrupt is not None:
+                    on_interrupt(self.summary, self._in_flight(), True)
+                raise
+            except BaseException as exc:
+                if not isinstance(exc, GeneratorExit):
+                    self.summary.error = f"{type(exc).__name__}: {exc}"
+                raise
+            finally:
+                if abandoned:
+                    reason = "abandoned at the second interrupt"
+                else:
+                    reason = "interrupted" if self.summary.interrupted else f"run stopped: {self.summary.error}" if self.summary.error else "consumer stopped early"
+                run.shutdown(reason, wait=1.0 if abandoned else 60.0)
+                if owns:
+                    self.close()
+
+    def _in_flight(self) -> int:
+        return self.summary.frames_read - self.summary.frames_out - self.summary.frames_dropped
+
+    def run(self, on_record: Callable[[FrameRecord], Any] | None = None,
+            on_interrupt: Callable[[RunSummary, int, bool], None] | None = None) -> RunSummary:
+        """Run to the end (or ``max_frames``) and return the summary; ``on_record`` sees each
+        record (a progress bar, say). A stop signal that strikes inside ``on_record`` stops the
+        run as one anywhere else does: the frames in flight finish."""
+        records = self.records(on_interrupt)
+        pending: BaseException | None = None
         try:
             while True:
                 try:
-                    state = run.next()
-                    if state is None:
-                        break
-                    yield path.finish(state)
-                except KeyboardInterrupt:  # raised in a stage, a sink, or the caller's loop body
-                    if self.summary.interrupted:
-                        raise
-                    self.summary.interrupted = True
-                    run.interrupt()
-        except DridError as exc:
-            self.summary.error = str(exc)
-            raise
-        except BaseException as exc:
-            if not isinstance(exc, GeneratorExit):
-                self.summary.error = f"{type(exc).__name__}: {exc}"
-            raise
+                    if pending is None:
+                        record = next(records)
+                    else:
+                        signal_, pending = pending, None
+                        record = records.throw(signal_)
+                except StopIteration:
+                    break
+                if on_record is not None:
+                    try:
+                        on_record(record)
+                    except KeyboardInterrupt as exc:
+                        pending = exc  # handed to the run, where it is handled like any other
         finally:
-            reason = ("interrupted" if self.summary.interrupted else f"run stopped: {self.summary.error}" if self.summary.error else "consumer stopped early")
-            run.shutdown(reason)
-            if owns:
-                self.close()
-
-    def run(self) -> RunSummary:
-        """Run to the end (or ``max_frames``) and return the summary."""
-        for _ in self.records():
-            pass
+            records.close()
         return self.summary
 
 

@@ -128,7 +128,12 @@ class RunSummary:
 
     ``frames_read`` counts frames the source yielded; each ends either in ``frames_out`` (given to
     the sinks) or in ``drops`` with its reason, so ``frames_read == frames_out + sum(drops)``.
-    ``source_skips`` counts inputs the source itself could not decode (never yielded)."""
+    ``source_skips`` counts inputs the source itself could not decode (never yielded).
+
+    A frame counts as written when every sink took it. Sinks run in config order, so when a
+    later sink fails (or skips) a frame, the earlier ones have it already: :meth:`sink_counts`
+    says, per sink, how many frames it wrote and how many it failed on. ``signal`` names the
+    stop signal (``SIGINT``, ``SIGTERM``) of an interrupted run."""
 
     name: str = "pipeline"
     mode: str = "sequential"
@@ -139,6 +144,7 @@ class RunSummary:
     stages: dict[str, StageStats] = field(default_factory=dict)
     wall_seconds: float = 0.0
     interrupted: bool = False
+    signal: str | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -160,6 +166,13 @@ class RunSummary:
         """Every frame read is accounted for (written or dropped with a reason)."""
         return self.frames_read == self.frames_out + self.frames_dropped
 
+    def sink_counts(self) -> dict[str, dict[str, int]]:
+        """Per sink, in config order: frames it ``written``, frames it ``failed`` on."""
+        sinks = self.stages.get("sink")
+        if sinks is None:
+            return {}
+        return {name: {"written": p.calls - p.failures, "failed": p.failures} for name, p in sinks.plugins.items()}
+
     @property
     def fps(self) -> float:
         return self.frames_out / self.wall_seconds if self.wall_seconds > 0 else 0.0
@@ -175,7 +188,9 @@ class RunSummary:
             "wall_seconds": self.wall_seconds,
             "fps": self.fps,
             "interrupted": self.interrupted,
+            "signal": self.signal,
             "error": self.error,
+            "sinks": self.sink_counts(),
             "notes": list(self.notes),
             "stages": {k: v.as_dict() for k, v in self.stages.items()},
         }
@@ -202,8 +217,14 @@ class RunSummary:
             f"{status}: {self.frames_read} frames read, {self.frames_out} written, {self.frames_dropped} dropped "
             f"in {self.wall_seconds:.2f} s ({self.fps:.1f} frames/s, {self.mode})"
         )
+        if self.interrupted and self.signal:
+            lines.append(f"  stopped by {self.signal}")
         for reason, n in sorted(self.drops.items()):
             lines.append(f"  dropped {n}: {reason}")
+        counts = self.sink_counts()
+        if any(c["written"] != self.frames_out or c["failed"] for c in counts.values()):
+            per_sink = ", ".join(f"'{name}' {c['written']}" + (f" ({c['failed']} failed)" if c["failed"] else "") for name, c in counts.items())
+            lines.append(f"  frames written per sink: {per_sink}")
         for reason, n in sorted(self.source_skips.items()):
             lines.append(f"  source skipped {n}: {reason}")
         for note in self.notes:

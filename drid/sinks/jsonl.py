@@ -35,6 +35,8 @@ class JsonlSink(Plugin):
         self.context = {"arrays": self.params.arrays}
         self._file: IO[str] | None = None
         self.lines = 0
+        #: ``drid run`` then prints its summary table to standard error.
+        self.writes_stdout = self.path == "-"
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:

@@ -27,7 +27,9 @@ class Shard:
 
 @dataclass
 class ShardResult:
-    """How a shard ended: ``ok``, or ``failed`` with the reason (never silently missing)."""
+    """How a shard ended: ``ok``; ``failed`` with the reason; ``interrupted`` (a stop signal
+    ended it early: its outputs are complete up to where it stopped); ``not run`` (the run was
+    interrupted before this shard began). Never silently missing."""
 
     shard: Shard
     status: str
@@ -58,25 +60,36 @@ class DistributedSummary:
         return all(r.status == "ok" for r in self.results)
 
     @property
+    def interrupted(self) -> bool:
+        """Whether a stop signal ended the run before every shard was done."""
+        return any(r.status in ("interrupted", "not run") for r in self.results)
+
+    @property
+    def signal(self) -> str | None:
+        """The stop signal of an interrupted run (``SIGINT``, ``SIGTERM``)."""
+        return next((str(r.summary["signal"]) for r in self.results if r.summary.get("signal")), "SIGINT" if self.interrupted else None)
+
+    @property
     def frames_out(self) -> int:
         return sum(r.frames_out for r in self.results)
 
     def table(self) -> str:
-        head = f"{'shard':<28} {'status':<7} {'frames':>7} {'dropped':>7} {'seconds':>8} {'tries':>5}  worker / reason"
+        head = f"{'shard':<28} {'status':<11} {'frames':>7} {'dropped':>7} {'seconds':>8} {'tries':>5}  worker / reason"
         lines = [head, "-" * len(head)]
         for r in self.results:
             dropped = sum((r.summary.get("drops") or {}).values())
             note = r.error if r.status != "ok" else r.worker
-            lines.append(f"{r.shard.name[:28]:<28} {r.status:<7} {r.frames_out:>7} {dropped:>7} {r.seconds:>8.2f} {r.attempts:>5}  {note}")
+            lines.append(f"{r.shard.name[:28]:<28} {r.status:<11} {r.frames_out:>7} {dropped:>7} {r.seconds:>8.2f} {r.attempts:>5}  {note}")
         lines.append("-" * len(head))
-        failed = sum(r.status != "ok" for r in self.results)
+        failed = sum(r.status == "failed" for r in self.results)
+        status = "interrupted" if self.interrupted else "FAILED" if failed else "done"
         fps = self.frames_out / self.wall_seconds if self.wall_seconds > 0 else 0.0
         for actor in self.actors:
             sizes = actor["batches"]
             mean = sum(sizes) / len(sizes) if sizes else 0.0
             lines.append(f"actor {actor['plugin']}: {actor['calls']} calls in {len(sizes)} batches (mean {mean:.1f}, max {max(sizes, default=0)})")
         lines.append(
-            f"{'done' if not failed else 'FAILED'}: {len(self.results)} shards ({failed} failed), {self.frames_out} frames "
+            f"{status}: {len(self.results)} shards ({failed} failed), {self.frames_out} frames "
             f"in {self.wall_seconds:.2f} s ({fps:.1f} frames/s, backend {self.backend}, {self.workers} workers)"
         )
         return "\n".join(lines)
@@ -94,6 +107,12 @@ class DistributedSummary:
                 for r in self.results
             ],
         }
+
+
+def _signal_of(exc: BaseException) -> str:
+    from drid.pipeline._signals import Interrupted, signal_name
+
+    return signal_name(exc.signum) if isinstance(exc, Interrupted) else "SIGINT"
 
 
 _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
@@ -167,6 +186,9 @@ def run_shard(data: dict[str, Any], shard: Shard, where: str = "", mode: str | N
         summary = pipe.run()
     except DridError as exc:
         return {"status": "failed", "error": str(exc), "summary": {}, "worker": worker, "seconds": time.perf_counter() - t0}
+    if summary.interrupted:
+        return {"status": "interrupted", "error": f"stopped by {summary.signal or 'SIGINT'}", "summary": summary.as_dict(), "worker": worker,
+                "seconds": time.perf_counter() - t0}
     return {"status": "ok", "error": None, "summary": summary.as_dict(), "worker": worker, "seconds": time.perf_counter() - t0}
 
 
@@ -197,9 +219,20 @@ def run_sharded(
     Pipeline.from_config(PipelineConfig.parse(shard_config(data, shards[0]), where=where))
     if backend == "local":
         t0 = time.perf_counter()
-        results = []
+        results: list[ShardResult] = []
+        stopped: str | None = None  # the signal that ended the run
         for shard in shards:
-            out = run_shard(data, shard, where, mode)
+            if stopped is not None:
+                results.append(ShardResult(shard=shard, status="not run", error=f"the run was stopped by {stopped}", attempts=0))
+                continue
+            try:
+                out = run_shard(data, shard, where, mode)
+            except KeyboardInterrupt as exc:  # between two shards' frames (building, starting, closing)
+                stopped = _signal_of(exc)
+                results.append(ShardResult(shard=shard, status="interrupted", error=f"stopped by {stopped}", summary={"signal": stopped}))
+                continue
+            if out["status"] == "interrupted":
+                stopped = out["summary"].get("signal") or "SIGINT"
             results.append(ShardResult(shard=shard, status=out["status"], summary=out["summary"], error=out["error"], worker=out["worker"], seconds=out["seconds"]))
         return DistributedSummary(backend="local", results=results, wall_seconds=time.perf_counter() - t0, workers=1)
     if backend == "ray":
