@@ -5,21 +5,34 @@
   scikit-image and scikit-learn install) and ``shared.json`` (images of the shared data folder).
 * ``drid.eval.metrics`` — IoU matching, precision / recall / F1, average precision, line distance.
 * ``drid.eval.detector`` — ``evaluate_detector`` and the ``drid eval detector`` command.
+* ``drid.eval.mot`` — boxes with identities (``Tracks``), MOTChallenge text files, and the
+  tracking scores: CLEAR MOT (MOTA, MOTP, ID switches …), IDF1 and HOTA (``evaluate_tracks``).
+* ``drid.eval.tracking`` — ``evaluate_tracker`` (``drid eval tracker``): a tracking pipeline run
+  over hand-annotated clips (``annotations/tracks-packaged.json``, ``tracks-shared.json``).
 """
 
 from drid.eval.detector import EvalReport, evaluate_detector, make_detector
 from drid.eval.groundtruth import GroundTruth, bundled_groundtruth, load_groundtruth
 from drid.eval.metrics import Counts, average_precision, line_distance, match_boxes
+from drid.eval.mot import TrackingMetrics, Tracks, evaluate_tracks, read_mot, write_mot
+from drid.eval.tracking import TrackerReport, evaluate_tracker
 
 __all__ = [
     "Counts",
     "EvalReport",
     "GroundTruth",
+    "TrackerReport",
+    "TrackingMetrics",
+    "Tracks",
     "average_precision",
     "bundled_groundtruth",
     "evaluate_detector",
+    "evaluate_tracker",
+    "evaluate_tracks",
     "line_distance",
     "load_groundtruth",
     "make_detector",
     "match_boxes",
+    "read_mot",
+    "write_mot",
 ]

@@ -1,0 +1,74 @@
+"""``drid eval tracker``: score a tracker against tracking ground truth (the command line of
+:func:`drid.eval.tracking.evaluate_tracker`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from drid.cli._args import key_value, positive_int
+from drid.errors import ConfigError
+
+#: Bundled tracking ground truth: name → file in drid/eval/annotations/.
+BUNDLED = {"packaged": "tracks-packaged", "shared": "tracks-shared"}
+
+
+def register(subparsers: Any) -> None:
+    """Add ``drid eval tracker`` to the ``drid eval`` sub-commands."""
+    p = subparsers.add_parser(
+        "tracker",
+        help="MOTA, IDF1, HOTA and ID switches of a tracker against tracking ground truth",
+        description="Run a detect stage ending in a tracker over the clips of a tracking ground-truth file and score the "
+                    "tracks: CLEAR MOT (MOTA, MOTP, ID switches, fragmentations, MT/PT/ML), identity (IDF1, IDP, IDR) and "
+                    "HOTA (DetA, AssA, LocA). GROUNDTRUTH is a file (drid's format with 'clips' or frames with track_id: "
+                    "see drid.eval.groundtruth) or a bundled one: 'packaged' (clips that installed packages ship) or "
+                    "'shared' (clips of ../shared/data, skipped where absent). Each clip names the detectors suited to it; "
+                    "--config replaces them with a pipeline config's detect stage.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  drid eval tracker packaged --algorithm bytetrack\n"
+               "  drid eval tracker shared --algorithm sort --set max_age=10 --json\n"
+               "  drid eval tracker packaged --config examples/vision/street-motion.yaml --write-mot out/mot",
+    )
+    p.add_argument("groundtruth", help="tracking ground-truth file, or 'packaged' / 'shared'")
+    p.add_argument("--config", "-c", metavar="CONFIG", help="pipeline config whose detect stage is evaluated (default: each clip's own)")
+    p.add_argument("--algorithm", "-a", help="the track plugin's algorithm (e.g. bytetrack, sort)")
+    p.add_argument("--set", "-s", dest="settings", action="append", type=key_value, default=[], metavar="KEY=VALUE",
+                   help="a parameter of the track plugin (max_age=10) or, as PLUGIN.KEY=VALUE, of another plugin of the detect stage "
+                        "(motion.min_area=500); repeatable")
+    p.add_argument("--clip", action="append", default=[], help="evaluate this clip only (repeatable; default: all)")
+    p.add_argument("--label", "-l", action="append", default=[], help="score the ground truth of this label only (repeatable)")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU a box needs to match for CLEAR MOT and IDF1 (default 0.5)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--show", metavar="DIR", help="write annotated frames (ground truth white, tracks coloured by id) into DIR")
+    p.add_argument("--show-every", type=positive_int, default=5, metavar="N", help="with --show: every N-th annotated frame (default 5)")
+    p.add_argument("--write-mot", metavar="DIR", help="write each clip's tracks (CLIP.txt) and ground truth (CLIP.gt.txt) as MOTChallenge files into DIR")
+    p.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from drid.eval.groundtruth import bundled_groundtruth
+    from drid.eval.tracking import evaluate_tracker
+
+    source = args.groundtruth
+    path = bundled_groundtruth(BUNDLED[source]) if source in BUNDLED and not Path(source).exists() else Path(source)
+    if not 0.0 < args.iou <= 1.0:
+        raise ConfigError(f"--iou must be in (0, 1], got {args.iou}", path="--iou")
+    settings = list(args.settings)
+    if args.algorithm:
+        settings.insert(0, ("algorithm", args.algorithm))
+    report = evaluate_tracker(args.config, path, settings=settings, iou_threshold=args.iou, labels=args.label or None,
+                              clips=args.clip or None, write_mot_dir=args.write_mot)
+    if args.show:
+        import cv2
+
+        from drid.eval.tracking import draw_frames
+
+        folder = Path(args.show)
+        folder.mkdir(parents=True, exist_ok=True)
+        for r in report.clips:
+            for number, image in draw_frames(r, args.show_every):
+                cv2.imwrite(str(folder / f"{r.clip.title}_{number:05d}.png"), image)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.table())
+    return 0
