@@ -315,7 +315,7 @@ def _assign(score: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return r[keep], c[keep]
 
 
-def _drop_ignored(gt: Tracks, pred: Tracks, frames: np.ndarray, threshold: float) -> tuple[Tracks, Tracks, int]:
+def _drop_ignored(gt: Tracks, pred: Tracks, threshold: float) -> tuple[Tracks, Tracks, int]:
     """Remove the ignored ground truth, and the predictions matched to it: frame by frame the
     predictions are assigned to all ground truth (most IoU), and those whose partner is ignored
     go (a prediction on a real object beside an ignored one stays)."""
@@ -347,7 +347,7 @@ def evaluate_tracks(gt: Tracks, pred: Tracks, *, frames: Iterable[int] | None = 
     evaluated = np.unique(np.concatenate([gt.frame, pred.frame])) if frames is None else np.unique(np.fromiter(frames, dtype=np.int64))
     gt = gt.select(np.isin(gt.frame, evaluated))
     pred = pred.select(np.isin(pred.frame, evaluated))
-    gt, pred, dropped = _drop_ignored(gt, pred, evaluated, iou_threshold)
+    gt, pred, dropped = _drop_ignored(gt, pred, iou_threshold)
 
     # dense identity indices: row → 0..G-1 / 0..P-1
     gt_ids, g_of = np.unique(gt.id, return_inverse=True)

@@ -187,8 +187,8 @@ def evaluate_tracker(pipeline: PipelineConfig | dict[str, Any] | str | Path | No
             write_mot(folder / f"{clip.title}.gt.txt", truth, groundtruth=True)
     scored = [r for r in results if r.metrics is not None]
     total = _combined(scored, iou_threshold, labels) if scored else None
-    tracker = name or next((f"{s['plugin']}({s['params'].get('algorithm', 'default')})" for r in scored for s in r.detect if s["plugin"] == TRACKER),
-                           TRACKER)
+    algorithms = [s["params"]["algorithm"] for r in scored for s in r.detect if s["plugin"] == TRACKER and "algorithm" in s["params"]]
+    tracker = name or (f"{TRACKER}({algorithms[0]})" if algorithms else TRACKER)
     return TrackerReport(tracker=tracker, groundtruth=where, iou_threshold=iou_threshold, clips=results, total=total)
 
 
