@@ -270,7 +270,29 @@ class _DetectStage(_ListStage):
         return super().contribution(member, state, kwargs)
 
     def store(self, state: FrameState, result: list[Detection]) -> None:
-        state.detections = result
+        state.detections = _inside_frame(result, state.frame, self.summary)
+
+
+def _inside_frame(detections: list[Detection], frame: Frame, summary: RunSummary) -> list[Detection]:
+    """``detections`` with their boxes clipped to the frame's image: a box that reaches past an
+    edge is cut at it, one wholly outside (nothing left after the cut) is discarded. Both are
+    counted per detector in the summary's ``corrections``. Frames without pixels keep their boxes."""
+    if frame.image is None or not detections:
+        return detections
+    h, w = frame.image.shape[:2]
+    kept: list[Detection] = []
+    for det in detections:
+        b = det.box
+        if b.x1 >= 0 and b.y1 >= 0 and b.x2 <= w and b.y2 <= h:
+            kept.append(det)
+            continue
+        clipped = b.clip(w, h)
+        if clipped.width <= 0 or clipped.height <= 0:
+            summary.correct(f"detect/{det.plugin}: box wholly outside the frame, detection discarded")
+            continue
+        summary.correct(f"detect/{det.plugin}: box past the frame's edge, clipped to it")
+        kept.append(det.model_copy(update={"box": clipped}))
+    return kept
 
 
 class _RecognizeStage(_ListStage):

@@ -235,7 +235,10 @@ class Pipeline:
                 raise SourceError(f"source '{self.source.name}' failed to open: {type(exc).__name__}: {exc}") from exc
             if frames is None:
                 raise SourceError(f"source '{self.source.name}' returned no frames iterable from drid_frames")
-            total = len(frames) if hasattr(frames, "__len__") else None
+            try:
+                total: int | None = len(frames)
+            except TypeError:  # no length, or one the source does not know (a stream, a probe that failed)
+                total = None
             if self.max_frames is not None:
                 total = self.max_frames if total is None else min(total, self.max_frames)
                 frames = itertools.islice(frames, self.max_frames)

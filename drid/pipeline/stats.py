@@ -141,6 +141,8 @@ class RunSummary:
     frames_out: int = 0
     drops: Counter[str] = field(default_factory=Counter)
     source_skips: Counter[str] = field(default_factory=Counter)
+    #: What the engine corrected at a stage boundary, with the count (boxes clipped to the frame).
+    corrections: Counter[str] = field(default_factory=Counter)
     stages: dict[str, StageStats] = field(default_factory=dict)
     wall_seconds: float = 0.0
     interrupted: bool = False
@@ -152,6 +154,10 @@ class RunSummary:
     def drop(self, reason: str, n: int = 1) -> None:
         with self._lock:
             self.drops[reason] += n
+
+    def correct(self, what: str, n: int = 1) -> None:
+        with self._lock:
+            self.corrections[what] += n
 
     def skip_input(self, reason: str, n: int = 1) -> None:
         with self._lock:
@@ -185,6 +191,7 @@ class RunSummary:
             "frames_out": self.frames_out,
             "drops": dict(self.drops),
             "source_skips": dict(self.source_skips),
+            "corrections": dict(self.corrections),
             "wall_seconds": self.wall_seconds,
             "fps": self.fps,
             "interrupted": self.interrupted,
@@ -227,6 +234,8 @@ class RunSummary:
             lines.append(f"  frames written per sink: {per_sink}")
         for reason, n in sorted(self.source_skips.items()):
             lines.append(f"  source skipped {n}: {reason}")
+        for what, n in sorted(self.corrections.items()):
+            lines.append(f"  corrected {n}: {what}")
         for note in self.notes:
             lines.append(f"  note: {note}")
         return "\n".join(lines)

@@ -2,7 +2,10 @@
 
 Every message is a frozen pydantic model: a stage can hand the same instance to the next stage, a
 sink and a test without anyone changing it underneath the others. Sequences are tuples for the
-same reason (plugins may return lists; validation turns them into tuples).
+same reason (plugins may return lists; validation turns them into tuples), numpy arrays
+(``Frame.image``, observations, feature vectors) are made read-only (``flags.writeable`` is
+False: copy before drawing on one), and the metadata mappings (``meta``, ``info``, ``data``,
+``attributes``) are :class:`FrozenMeta`, a ``dict`` that refuses changes.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StrictFloat, StrictInt, StrictStr, field_validator
 
 from drid.schemas._array import Array
 from drid.schemas.geometry import BoundingBox, Point
@@ -21,6 +24,7 @@ __all__ = [
     "Detection",
     "Event",
     "Frame",
+    "FrozenMeta",
     "FrameRecord",
     "Image",
     "LabelScore",
@@ -42,7 +46,43 @@ Action = StrictInt | StrictFloat | StrictStr | tuple[float, ...]
 
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 Label = Annotated[str, Field(min_length=1)]
-Meta = dict[str, JsonValue]
+
+
+class FrozenMeta(dict[str, Any]):
+    """A message's metadata: a ``dict`` (it serialises, compares and pickles as one) that refuses
+    to change, so that what one stage put in a message is what the later ones see. Nested
+    mappings are frozen too. Build a changed copy with ``{**meta, "key": value}``."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("message metadata is read-only: make a new message, e.g. frame.model_copy(update={'meta': {**frame.meta, 'key': 1}})")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMeta, (dict(self),))
+
+    def copy(self) -> dict[str, Any]:
+        """A plain, changeable ``dict`` with the same items."""
+        return dict(self)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict) and not isinstance(value, FrozenMeta):
+        return FrozenMeta({k: _freeze(v) for k, v in value.items()})
+    return value
+
+
+def _read_only(array: np.ndarray | None) -> np.ndarray | None:
+    """``array`` itself (no copy), made read-only: whoever made it hands it over with the
+    message, and neither a later stage nor its maker can change it underneath the others."""
+    if array is not None and array.flags.writeable:
+        array.flags.writeable = False
+    return array
+
+
+Meta = Annotated[dict[str, JsonValue], AfterValidator(_freeze)]
 
 
 class _Message(BaseModel):
@@ -61,7 +101,9 @@ class Frame(_Message):
     source: str = ""
     image: Image | None = None
     observation: Vector | None = None
-    meta: Meta = Field(default_factory=dict)
+    meta: Meta = Field(default_factory=FrozenMeta)
+
+    _read_only = field_validator("image", "observation")(_read_only)
 
     @property
     def width(self) -> int:
@@ -94,7 +136,7 @@ class Detection(_Message):
     velocity: tuple[float, float] | None = None
     keypoints: dict[Label, _Keypoint] | None = None
     plugin: str | None = None
-    meta: Meta = Field(default_factory=dict)
+    meta: Meta = Field(default_factory=FrozenMeta)
 
 
 class LabelScore(_Message):
@@ -128,7 +170,7 @@ class SceneObject(_Message):
     track_id: int | None = None
     velocity: tuple[float, float] | None = None
     polyline: tuple[Point, ...] | None = None
-    attributes: Meta = Field(default_factory=dict)
+    attributes: Meta = Field(default_factory=FrozenMeta)
 
     @classmethod
     def from_detection(cls, index: int, detection: Detection, recognition: Recognition | None = None) -> SceneObject:
@@ -160,7 +202,7 @@ class Event(_Message):
 
     name: Label
     objects: tuple[int, ...] = ()
-    data: Meta = Field(default_factory=dict)
+    data: Meta = Field(default_factory=FrozenMeta)
 
 
 class Scene(_Message):
@@ -174,6 +216,8 @@ class Scene(_Message):
     situations: tuple[str, ...] = ()
     facts: tuple[str, ...] = ()
     features: Vector | None = None
+
+    _read_only = field_validator("features")(_read_only)
 
     @classmethod
     def merge(cls, scenes: list[Scene], objects: tuple[SceneObject, ...] = ()) -> Scene:
@@ -233,7 +277,7 @@ class Decision(_Message):
     rationale: str = ""
     confidence: Score | None = None
     plugin: str | None = None
-    info: Meta = Field(default_factory=dict)
+    info: Meta = Field(default_factory=FrozenMeta)
 
     _plain_action = field_validator("action", mode="before")(_plain_action)
 
@@ -252,9 +296,10 @@ class Transition(_Message):
     episode: Annotated[int, Field(ge=0)] = 0
     step: Annotated[int, Field(ge=0)] = 0
     env_index: Annotated[int, Field(ge=0)] = 0
-    info: Meta = Field(default_factory=dict)
+    info: Meta = Field(default_factory=FrozenMeta)
 
     _plain_action = field_validator("action", mode="before")(_plain_action)
+    _read_only = field_validator("observation", "next_observation")(_read_only)
 
 
 class PluginFault(_Message):

@@ -3,6 +3,7 @@ and ``frames`` (annotated PNGs every N frames). The drawing itself lives in ``dr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import cv2
 import numpy as np
 from pydantic import Field, field_validator
 
-from drid.errors import DridError
+from drid.errors import ConfigError, DridError
 from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
 from drid.pipeline.params import Plugin, PluginParams
@@ -74,6 +75,13 @@ class AnnotatedVideoSink(Plugin):
         fps: float | None = Field(default=None, gt=0, le=1000, description="frame rate (default: from the frames' timestamps, else 25)")
         codec: str = Field(default="mp4v", min_length=4, max_length=4, description="FourCC of the codec (mp4v plays back with OpenCV everywhere)")
 
+        @field_validator("codec")
+        @classmethod
+        def _fourcc(cls, value: str) -> str:
+            if not (value.isascii() and value.isprintable() and value.strip()):
+                raise ValueError(f"'{value}' is not a FourCC: four printable ASCII characters such as mp4v, MJPG or XVID")
+            return value
+
         @field_validator("path")
         @classmethod
         def _video_suffix(cls, value: str) -> str:
@@ -95,19 +103,37 @@ class AnnotatedVideoSink(Plugin):
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
-        """Creates the output folder; the writer opens with the first frame (or two)."""
+        """Creates the output folder and checks, with a small probe video written there, that
+        the folder is writable and the codec writes this container: both fail here, before the
+        first frame, not at the end of the run. The writer itself opens with the first frame
+        (or two)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DridError(f"annotated-video: cannot create '{self.path.parent}': {exc.strerror or exc}") from None
+        _check_writable(self.path.parent, "annotated-video")
+        if not self._probe((64, 64)):
+            raise ConfigError(f"codec '{self.params.codec}' cannot write '{self.path.suffix}' files with this OpenCV build "
+                              "(mp4v, MJPG and XVID can)", path="params.codec")
         self.annotator.reset()
         self._writer, self._size, self._pending = None, None, None
         self.frames_written = self.frames_without_image = 0
 
+    def _probe(self, size: tuple[int, int]) -> bool:
+        """Whether a writer of this codec, container and frame size opens (a throw-away file)."""
+        probe = self.path.with_name(f".{self.path.stem}.probe{self.path.suffix}")
+        try:
+            writer = cv2.VideoWriter(str(probe), cv2.VideoWriter.fourcc(*self.params.codec), 25.0, size)
+            ok = writer.isOpened()
+            writer.release()
+        finally:
+            probe.unlink(missing_ok=True)
+        return bool(ok)
+
     def _open(self, size: tuple[int, int], fps: float) -> cv2.VideoWriter:
         writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self.params.codec), fps, size)
         if not writer.isOpened():
-            raise DridError(f"annotated-video: cannot write '{self.path}' with codec '{self.params.codec}'")
+            raise DridError(f"annotated-video: cannot write '{self.path}' with codec '{self.params.codec}' at {size[0]}x{size[1]}")
         return writer
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
@@ -140,6 +166,9 @@ class AnnotatedVideoSink(Plugin):
         # The writer needs the frame rate up front: hold the first frame until the second one's
         # timestamp tells it (or until the end of the run).
         if self._pending is None and self.params.fps is None:
+            size = _writer_size(image)
+            if not self._probe(size):  # fail on this frame, not at the end of the run
+                raise DridError(f"annotated-video: cannot write '{self.path}' with codec '{self.params.codec}' at {size[0]}x{size[1]}")
             self._pending = (image, record.frame.timestamp)
             return
         fps = self.params.fps or _rate(self._pending[1] if self._pending else None, record.frame.timestamp)
@@ -150,7 +179,7 @@ class AnnotatedVideoSink(Plugin):
         self._emit(image)
 
     def _start_writer(self, first: np.ndarray, fps: float) -> None:
-        self._size = (first.shape[1], first.shape[0])
+        self._size = _writer_size(first)
         self._writer = self._open(self._size, fps)
 
     @hookimpl
@@ -165,6 +194,28 @@ class AnnotatedVideoSink(Plugin):
             self._writer = None
         if self.frames_without_image:
             summary.notes.append(f"annotated-video: {self.frames_without_image} frames had no image and were not written")
+
+
+#: Encoders refuse frames below 2 pixels or above 8192 a side (MPEG-4 Part 2): frames outside are
+#: letterboxed into a size within, at least 16 pixels a side so that the drawing stays legible.
+_MIN_SIDE, _MAX_SIDE = 16, 8192
+
+
+def _writer_size(image: np.ndarray) -> tuple[int, int]:
+    """The video's frame size for a first frame of ``image``'s size (width, height)."""
+    w, h = int(image.shape[1]), int(image.shape[0])
+    shrink = min(1.0, _MAX_SIDE / max(w, h))
+    return max(_MIN_SIDE, int(w * shrink)), max(_MIN_SIDE, int(h * shrink))
+
+
+def _check_writable(folder: Path, plugin: str) -> None:
+    """``DridError`` unless a file can be created in ``folder`` (a read-only mount, say)."""
+    probe = folder / f".drid-probe-{os.getpid()}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise DridError(f"{plugin}: cannot write into '{folder}': {exc.strerror or exc}") from None
 
 
 def _rate(t0: float | None, t1: float) -> float:
@@ -187,9 +238,11 @@ class FramesSink(Plugin):
         @classmethod
         def _formats(cls, value: str) -> str:
             try:
-                value.format(index=0)
+                name = value.format(index=0)
             except (KeyError, IndexError, ValueError) as exc:
                 raise ValueError(f"pattern '{value}' must format with {{index}} only ({exc})") from None
+            if "/" in name or not cv2.haveImageWriter(name):
+                raise ValueError(f"pattern '{value}' must be a file name ending in an image suffix OpenCV writes (.png, .jpg, .bmp, .tif, .webp)")
             return value
 
     params: Params
@@ -213,6 +266,7 @@ class FramesSink(Plugin):
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DridError(f"frames: cannot create '{self.path}': {exc.strerror or exc}") from None
+        _check_writable(self.path, "frames")
         self.annotator.reset()
         self.written = []
         self._seen = 0

@@ -173,8 +173,10 @@ class VideoSource(Plugin):
                     # End of the file, or a frame that does not decode: tell them apart by the
                     # container's frame count, and give up after too many bad frames in a row.
                     if count is None or position >= count - 1 or bad >= self.params.max_bad_frames:
-                        if position == self.params.start and index == 0 and not self.live:
-                            raise SourceError(f"video: '{source}' has no decodable frames")
+                        if index == 0 and not self.live:
+                            if count is not None and self.params.start >= count:
+                                raise SourceError(f"video: start={self.params.start} is past the end of '{source}' ({count} frames)")
+                            raise SourceError(f"video: '{source}' has no decodable frames" + (f" ({bad + 1} tried)" if bad else ""))
                         break
                     bad += 1
                     if self._context is not None:

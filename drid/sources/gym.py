@@ -218,7 +218,7 @@ class GymSource(Plugin):
     # -- frames ---------------------------------------------------------------------------------
     def _reset(self, copy: _Copy, seed: int | None = None) -> None:
         obs, _ = copy.env.reset(seed=seed)
-        copy.obs = np.asarray(obs)
+        copy.obs = np.array(obs)  # a copy: frames make their arrays read-only, and an env may reuse its buffer
         copy.image = self._render(copy)
         copy.step = 0
         copy.ret = 0.0
@@ -282,7 +282,7 @@ class GymSource(Plugin):
         assert copy.pending is not None
         frame, copy.pending = copy.pending, None
         obs, reward, terminated, truncated, info = copy.env.step(action)
-        obs = np.asarray(obs)
+        obs = np.array(obs)  # a copy: frames make their arrays read-only, and an env may reuse its buffer
         copy.ret += float(reward)
         copy.step += 1
         self.total_steps += 1
