@@ -2,26 +2,31 @@
 ``drid train …`` / ``drid eval …`` sub-commands that installed distributions add through the
 entry-point group ``drid.cli`` (see :mod:`drid.cli._commands`). Each verb lives in its own module.
 
-Errors print as one line (``drid: error: <where>: <what>``) with a non-zero exit code; add
-``--traceback`` to see the Python traceback as well.
+Errors print as one line (``drid: error: <where>: <what>``) with exit code 2 for a usage or
+config error and 1 for a run-time error; add ``--traceback`` to see the Python traceback as well.
+The libraries' own logging (TensorFlow, OpenCV/FFmpeg, SDL, Ray) is silenced unless ``--verbose``
+is given (see :mod:`drid.cli._quiet`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from drid.cli import demo, plugins, run, schema
 from drid.cli._args import key_value, positive_int
 from drid.cli._commands import add_verbs
+from drid.cli._quiet import quiet_libraries
 
 # positive_int and key_value: argparse types for the authors of third-party sub-commands.
 __all__ = ["build_parser", "key_value", "main", "positive_int"]
 
 EXAMPLES = """\
 examples:
-  drid run examples/faces.yaml                      run a pipeline config
+  drid run examples/vision/faces.yaml               run a pipeline config
   drid run cfg.yaml --mode concurrent --max-frames 100
   drid run cfg.yaml --set source.params.path=clip.mp4 --set detect.0.params.scale=1.1
   drid run cfg.yaml --backend ray --shard "source.params.path=clips/*.mp4"   one Ray task per clip
@@ -49,9 +54,27 @@ def _version() -> str:
         return "0.0.0+unknown"
 
 
+#: Longest error message printed (the rest is cut): an error names its input, never prints it.
+MAX_MESSAGE = 1000
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` as one line of at most ``limit`` characters: the lines of a library's multi-line
+    message are joined with `` / ``."""
+    joined = " / ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with drid's one-line usage errors: ``drid run: error: … (see 'drid run --help')``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``drid`` parser: every sub-command sets ``handler``, the function that runs it."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="drid",
         description="drid: perception-to-action pipelines (detect → recognize → interpret → decide).",
         epilog=EXAMPLES,
@@ -59,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"drid {_version()}")
     parser.add_argument("--traceback", action="store_true", help="show the Python traceback of an error")
+    parser.add_argument("--verbose", action="store_true",
+                        help="let the libraries (TensorFlow, OpenCV, FFmpeg, Ray) log as they do (accepted anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for verb in (run, plugins, schema):
         verb.register(sub)
@@ -67,20 +92,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _take_verbose(argv: list[str]) -> bool:
+    """Remove ``--verbose`` from ``argv`` (anywhere before ``--``) and say whether it was there."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    found = "--verbose" in argv[:end]
+    argv[:end] = [a for a in argv[:end] if a != "--verbose"]
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``drid`` command. ``argv`` defaults to the process's arguments; given explicitly (a
+    caller in Python, a test), the process's file descriptors are left alone."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not _take_verbose(args_list):
+        quiet_libraries(native=argv is None)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help()
         return 2
     from drid.errors import DridError
 
     try:
-        return int(args.handler(args))
+        status = int(args.handler(args))
+        sys.stdout.flush()  # a closed pipe shows here, not as a message at exit
+        return status
+    except BrokenPipeError:  # `drid schema | head`: the reader has gone, as it may
+        _stdout_to_devnull()
+        return 141  # 128 + SIGPIPE, what a command killed by the closed pipe would return
     except DridError as exc:
         if args.traceback:
             raise
-        print(f"drid: error: {exc}", file=sys.stderr)
+        print(f"drid: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         if args.traceback:
@@ -90,8 +133,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.traceback:
             raise
-        print(f"drid: internal error: {type(exc).__name__}: {exc} (rerun with --traceback for details)", file=sys.stderr)
+        print(one_line(f"drid: internal error: {type(exc).__name__}: {exc}", MAX_MESSAGE - 40) + " (rerun with --traceback for details)",
+              file=sys.stderr)
         return 1
+
+
+def _stdout_to_devnull() -> None:
+    """Point standard output at ``/dev/null``, so that the interpreter's final flush does not fail
+    on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real descriptor behind stdout (a test's capture)
+        pass
 
 
 if __name__ == "__main__":

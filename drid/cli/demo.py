@@ -18,10 +18,18 @@ def register(sub: Any) -> None:
     demo.add_argument("path", nargs="?", help="input to use instead of the embedded default")
     demo.add_argument("--out", default="out", help="output folder (default: out)")
     demo.add_argument("--max-frames", type=positive_int, metavar="N")
+    demo.add_argument("--scene", metavar="FILE",
+                      help="video demo on other footage: a config whose stages (zones, lines, rules) fit it, like drid/demos/street-rules.yaml")
     demo.set_defaults(handler=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from drid.demos import DEMOS
 
+    if args.scene is not None:
+        if args.name != "video":
+            from drid.errors import ConfigError
+
+            raise ConfigError(f"--scene is for 'drid demo video', not '{args.name}'", path="--scene")
+        return DEMOS["video"](path=args.path, out=Path(args.out), max_frames=args.max_frames, scene=args.scene)
     return DEMOS[args.name](path=args.path, out=Path(args.out), max_frames=args.max_frames)

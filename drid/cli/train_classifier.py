@@ -55,6 +55,13 @@ def register(subparsers: Any) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from drid.errors import ConfigError
+
+    if not Path(args.data).is_dir():  # before TensorFlow loads (seconds)
+        raise ConfigError(f"dataset folder not found: '{args.data}'" if not Path(args.data).exists() else
+                          f"'{args.data}' is not a folder (expected one sub-folder of images per class)", path="data")
     from drid.recognize.train import train_classifier
 
     command = "drid train classifier " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["train", "classifier"] else ""

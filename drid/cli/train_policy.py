@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
                     "and Discrete actions (PPO: also Box actions), with periodic greedy evaluation.",
         epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True, help="gymnasium environment id, e.g. CartPole-v1")
-    p.add_argument("--algo", choices=["ppo", "dqn"], default="ppo", help="algorithm (default: ppo)")
+    p.add_argument("--algo", choices=["ppo", "dqn"], default=None, help="algorithm (default: ppo, or the --resume checkpoint's)")
     p.add_argument("--steps", type=positive_int, default=None, help="environment steps (default: 100000 for ppo, 50000 for dqn)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-envs", type=positive_int, default=None, help="environments stepped together (default: ppo 8, dqn 1)")
@@ -42,28 +42,52 @@ def register(subparsers: Any) -> None:
     p.add_argument("--stop-at", type=float, default=None, metavar="RETURN", help="stop at the first evaluation reaching this mean return")
     p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue training from a checkpoint (last.npz) for --steps more")
     p.add_argument("--out", default=None, help="output folder (default: out/policy-ALGO-ENV)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (nor, when not on a terminal, the line per evaluation)")
     p.add_argument("--backend", choices=["local", "ray"], default="local", help="'ray': ppo's environments stepped by Ray actors (needs drid[ray])")
     p.add_argument("--runners", type=positive_int, default=2, metavar="N", help="Ray rollout runners sharing the n-envs copies (default: 2)")
     p.add_argument("--address", default=None, metavar="ADDR", help="Ray cluster to join (default: a local one)")
     p.set_defaults(handler=cmd_train_policy)
 
 
+def conflicts(args: argparse.Namespace) -> None:
+    """``ConfigError`` for options that contradict each other (drid does not pick one silently)."""
+    from drid.errors import ConfigError
+
+    hyper = dict(args.hp)
+    if args.n_envs is not None and "n_envs" in hyper and hyper["n_envs"] != args.n_envs:
+        raise ConfigError(f"--n-envs {args.n_envs} and --hp n_envs={hyper['n_envs']} disagree: give one", path="--n-envs")
+    if args.resume is None:
+        return
+    from drid.decide.rl.common import read_checkpoint
+
+    meta, _ = read_checkpoint(args.resume)
+    if args.algo is not None and args.algo != meta["algo"]:
+        raise ConfigError(f"--algo {args.algo}, but the --resume checkpoint '{args.resume}' is a {meta['algo']} policy "
+                          f"(drop --algo, or start a fresh {args.algo} run without --resume)", path="--algo")
+    saved = meta.get("config", {}).get("n_envs")
+    wanted = args.n_envs if args.n_envs is not None else hyper.get("n_envs")
+    if wanted is not None and saved is not None and wanted != saved:
+        raise ConfigError(f"the --resume checkpoint steps {saved} environments; it cannot resume with {wanted}", path="--n-envs")
+
+
 def cmd_train_policy(args: argparse.Namespace) -> int:
     from drid.decide.rl.train import train_policy
 
+    conflicts(args)
     hyper = dict(args.hp)
-    steps = args.steps or (100_000 if args.algo == "ppo" else 50_000)
-    out = Path(args.out or f"out/policy-{args.algo}-{args.env.replace('/', '_')}")
+    algo = args.algo or "ppo"
+    steps = args.steps or (100_000 if algo == "ppo" else 50_000)
+    out = Path(args.out or f"out/policy-{algo}-{args.env.replace('/', '_')}")
+    progress: bool | str = False if args.no_progress else (True if sys.stderr.isatty() else "lines")
     ray_started = False
     if args.backend == "ray":  # the rollout runners need a cluster: join --address, or start a local one
         from drid.pipeline.backends.ray_backend import connect
 
         ray_started = connect(args.address, None)
     try:
-        metrics = train_policy(args.env, args.algo, steps, seed=args.seed, n_envs=args.n_envs, env_kwargs=args.env_kwargs,
+        metrics = train_policy(args.env, algo, steps, seed=args.seed, n_envs=args.n_envs, env_kwargs=args.env_kwargs,
                                hyper=hyper, eval_every=args.eval_every, eval_episodes=args.eval_episodes, out=out,
-                               resume=args.resume, progress=not args.no_progress and sys.stderr.isatty(), stop_at=args.stop_at,
+                               resume=args.resume, progress=progress, stop_at=args.stop_at,
                                backend=args.backend, runners=args.runners)
     finally:
         if ray_started:

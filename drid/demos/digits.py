@@ -145,7 +145,9 @@ def run_digits_demo(path: str | None = None, out: Path = Path("out"), max_frames
         cv2.imwrite(str(page_path), page)
         (target / "page.truth.json").write_text(json.dumps(truth), encoding="utf-8")
     else:
-        page_path = Path(path)
+        from drid.demos.data import checked_input
+
+        page_path = Path(checked_input(path, "digits"))
     pipe = Pipeline(
         name="demo-digits",
         source=("images", {"path": str(page_path)}),

@@ -11,10 +11,13 @@ from drid.demos.data import sample_photos
 
 
 def run_image_demo(path: str | None = None, out: Path = Path("out"), max_frames: int | None = None) -> int:
+    from drid.demos.data import checked_input
     from drid.pipeline import Pipeline
     from drid.pipeline.report import run_pipeline
 
     target = out / "demo-image"
+    if path is not None:
+        path = checked_input(path, "image")
     pipe = Pipeline(
         name="demo-image",
         source=("images", {"path": str(path or sample_photos())}),

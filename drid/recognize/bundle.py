@@ -25,6 +25,7 @@ __all__ = [
     "BUNDLED_PREFIX",
     "BUNDLE_SUFFIXES",
     "bundled_model_names",
+    "check_keras_archive",
     "copy_bundle",
     "deflate",
     "labels_path_for",
@@ -118,12 +119,17 @@ def read_metadata(model_path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def load_keras_file(path: Path) -> Any:
-    """``keras.saving.load_model`` in safe mode, with drid's one-line errors."""
-    import keras
-
+def check_keras_archive(path: Path) -> None:
+    """``DridError`` when ``path`` is not even a zip archive (checked before Keras loads: seconds)."""
     if not zipfile.is_zipfile(path):
         raise DridError(f"'{path}' is not a valid .keras model file (not a zip archive; corrupt or truncated?)")
+
+
+def load_keras_file(path: Path) -> Any:
+    """``keras.saving.load_model`` in safe mode, with drid's one-line errors."""
+    check_keras_archive(path)
+    import keras
+
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:

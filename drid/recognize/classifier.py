@@ -23,7 +23,7 @@ from drid.errors import DridError
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
 from drid.pipeline.params import InputPath, Plugin, PluginParams
-from drid.recognize.bundle import labels_path_for, load_keras_file, missing_labels_message, read_labels, read_metadata, resolve_model_path
+from drid.recognize.bundle import check_keras_archive, labels_path_for, load_keras_file, missing_labels_message, read_labels, read_metadata, resolve_model_path
 from drid.recognize.crops import Aspect, crop_box, fit_to_size, to_model_pixels
 from drid.schemas import BoundingBox, Detection, Frame, LabelScore, Recognition
 
@@ -259,6 +259,8 @@ class KerasClassifier(Plugin):
 
             if not tf.config.list_logical_devices("GPU"):
                 raise DridError("device 'gpu' requested but TensorFlow sees no GPU")
+        if self.model_path is not None:
+            check_keras_archive(self.model_path)
         with self._device_scope():
             if self.model_path is not None:
                 clf = ClassifierModel.from_file(self.model_path, p.labels, p.outputs)

@@ -143,9 +143,15 @@ class Agent(Generic[ConfigT]):
                 v.assign(a)
         self.steps = int(meta.get("steps", 0))
         self.updates = int(meta.get("updates", 0))
-        if "rng" in meta:
-            self.rng.bit_generator.state = meta["rng"]
-        self._load_extra_state(arrays)
+        if meta.get("rng") is not None:
+            try:
+                self.rng.bit_generator.state = meta["rng"]
+            except (TypeError, ValueError, KeyError, OverflowError) as exc:
+                raise CheckpointError(f"policy checkpoint '{path}': metadata rng is not a random generator state ({type(exc).__name__})") from None
+        try:
+            self._load_extra_state(arrays)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise CheckpointError(f"policy checkpoint '{path}': saved state does not fit the agent ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def load_agent(path: str | Path, **overrides: Any) -> Agent[Any]:
@@ -160,10 +166,24 @@ def load_agent(path: str | Path, **overrides: Any) -> Agent[Any]:
     cls = kinds.get(meta.get("algo", ""))
     if cls is None:
         raise CheckpointError(f"policy checkpoint '{path}' is for algorithm {meta.get('algo')!r}; known: {', '.join(kinds)}")
+    config = {**meta["config"], **overrides}
     try:
-        agent = cls(int(meta["obs_dim"]), ActionSpec.from_dict(meta["action"]), **{**meta["config"], **overrides})
+        agent = cls(int(meta["obs_dim"]), ActionSpec.from_dict(meta["action"]), **config)
+    except ConfigError as exc:
+        if overrides and not _fails_without(cls, meta, overrides):
+            raise  # the user's override is wrong, not the file
+        raise CheckpointError(f"policy checkpoint '{path}': metadata: {exc.message}") from None
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"policy checkpoint '{path}' has unreadable metadata ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"policy checkpoint '{path}' has unreadable metadata ({type(exc).__name__}: {str(exc)[:200]})") from None
     agent._restore(meta, arrays, path)
     agent.checkpoint_meta = meta
     return agent
+
+
+def _fails_without(cls: type[Agent[Any]], meta: dict[str, Any], overrides: dict[str, Any]) -> bool:
+    """Whether the checkpoint's own hyperparameters are refused (so the file is at fault)."""
+    try:
+        cls.Config.model_validate(meta["config"])
+    except ValidationError:
+        return True
+    return False

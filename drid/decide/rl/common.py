@@ -4,20 +4,135 @@ numpy for acting, running observation statistics, and the checkpoint format."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from drid.errors import ConfigError, DridError
+from drid.errors import ConfigError, DridError, validation_text
 
-__all__ = ["ActionSpec", "CheckpointError", "Mlp", "RunningNorm", "read_checkpoint", "write_checkpoint"]
+__all__ = [
+    "MAX_CHECKPOINT_BYTES",
+    "MAX_PARAMETERS",
+    "ActionSpec",
+    "CheckpointError",
+    "CheckpointMeta",
+    "Mlp",
+    "RunningNorm",
+    "check_network_size",
+    "read_checkpoint",
+    "registered_env_id",
+    "write_checkpoint",
+]
 
 FORMAT = "drid-policy/1"
+
+# A checkpoint is data: nothing in it may run code, import a module, or make drid allocate more
+# than the file could plausibly hold. The bounds are far above what drid trains (the bundled
+# CartPole PPO has 4,610 weights; a DQN last.npz with its 100,000-transition replay buffer of
+# 8-dimensional observations holds about 14 MB of arrays).
+#: Most weights a policy network may have (20 million: 80 MB as float32, per network).
+MAX_PARAMETERS = 20_000_000
+#: Widest hidden layer and most hidden layers of a policy network.
+MAX_WIDTH = 8192
+MAX_LAYERS = 8
+#: Largest observation and action vector an agent takes.
+MAX_VECTOR = 65_536
+#: Most bytes of arrays a checkpoint may declare (its replay buffer included), checked on the
+#: arrays' headers before any is read.
+MAX_CHECKPOINT_BYTES = 4 << 30
+#: Largest metadata record (JSON) of a checkpoint.
+MAX_META_BYTES = 1 << 20
+
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_JsonScalar = str | int | float | bool | None
+
+
+class _ActionMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["discrete", "box"]
+    n: int = Field(default=0, ge=0, le=MAX_VECTOR)
+    low: list[float] = Field(default_factory=list, max_length=MAX_VECTOR)
+    high: list[float] = Field(default_factory=list, max_length=MAX_VECTOR)
+
+    @model_validator(mode="after")
+    def _shape(self) -> _ActionMeta:
+        if self.kind == "discrete" and self.n < 1:
+            raise ValueError("a discrete action space needs n >= 1")
+        if self.kind == "box" and (not self.low or len(self.low) != len(self.high)):
+            raise ValueError("a box action space needs low and high of one length")
+        return self
+
+
+class CheckpointMeta(BaseModel):
+    """The metadata record of a policy checkpoint, checked before anything is built from it:
+    known algorithm, bounded sizes, an environment id that is a plain string (a registered id is
+    required where drid would make the environment, see :func:`registered_env_id`), JSON-scalar
+    environment kwargs. Hyperparameters (``config``) are checked by the agent's own model."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: Literal["drid-policy/1"]
+    algo: Literal["dqn", "ppo"]
+    obs_dim: int = Field(ge=1, le=MAX_VECTOR)
+    action: _ActionMeta
+    config: dict[str, Any] = Field(default_factory=dict)
+    steps: int = Field(default=0, ge=0)
+    updates: int = Field(default=0, ge=0)
+    rng: dict[str, Any] | None = None
+    env: str | None = Field(default=None, max_length=200)
+    env_kwargs: dict[str, _JsonScalar | list[_JsonScalar]] = Field(default_factory=dict, max_length=64)
+    eval_mean: _Finite | None = None
+
+
+_DRID_MODULE = re.compile(r"drid(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def registered_env_id(env_id: str, where: str) -> str:
+    """``env_id`` when gymnasium has registered it, else a ``CheckpointError``. An id read from a
+    checkpoint is data: drid never imports the module a ``module:Env`` id names, except drid's
+    own installed modules (``drid.sources.cartpole:CartPoleFrames-v1``), which register drid's
+    environments; the user can run any other module by giving ``--env module:Env`` themselves."""
+    import importlib
+
+    import gymnasium
+
+    module, sep, name = env_id.rpartition(":")
+    if sep:
+        if not _DRID_MODULE.fullmatch(module):
+            raise CheckpointError(f"{where} names the environment '{env_id[:100]}', which would import module '{module[:60]}'; drid does not "
+                                  f"import modules named by a checkpoint (give --env {env_id[:100]} to run that code yourself)")
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise CheckpointError(f"{where} names the environment '{env_id}', but drid has no module '{module}' (give --env ID)") from None
+    else:
+        name = env_id
+    if name not in gymnasium.registry:
+        raise CheckpointError(f"{where} names the environment '{env_id[:100]}', which gymnasium has not registered (give --env ID)")
+    return env_id
+
+
+def check_network_size(sizes: list[int]) -> None:
+    """``ConfigError`` for a network drid will not build: a layer wider than ``MAX_WIDTH``, more
+    than ``MAX_LAYERS`` hidden layers or more than ``MAX_PARAMETERS`` weights (checked before
+    TensorFlow allocates anything)."""
+    hidden = sizes[1:-1]
+    if len(hidden) > MAX_LAYERS:
+        raise ConfigError(f"{len(hidden)} hidden layers; drid builds policy networks of at most {MAX_LAYERS}")
+    if any(not 1 <= w <= MAX_WIDTH for w in hidden):
+        raise ConfigError(f"hidden layer widths {hidden}: each must be between 1 and {MAX_WIDTH}")
+    weights = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if weights > MAX_PARAMETERS:
+        raise ConfigError(f"a network of sizes {sizes} has {weights:,} weights; drid builds at most {MAX_PARAMETERS:,}")
 
 
 class CheckpointError(DridError):
@@ -86,6 +201,7 @@ class Mlp:
 
         if activation not in _ACTIVATIONS:
             raise ConfigError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got '{activation}'")
+        check_network_size(list(sizes))
         self.sizes = list(sizes)
         self.activation = activation
         layers = [keras.Input(shape=(sizes[0],))]
@@ -172,22 +288,59 @@ def write_checkpoint(path: str | Path, meta: dict[str, Any], arrays: dict[str, n
     return path
 
 
+def _array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype[Any]]]:
+    """Shape and dtype of every array of an ``.npz``, read from the headers alone."""
+    headers: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                else:
+                    raise ValueError(f"array '{name}' has .npy version {version}")
+            headers[name] = (tuple(shape), dtype)
+    return headers
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """``(meta, arrays)`` of a checkpoint; ``CheckpointError`` naming the file and the reason when
-    it is missing, truncated, corrupt (bad CRC) or not a drid policy."""
+    it is missing, truncated, corrupt (bad CRC), not a drid policy, declares more than
+    ``MAX_CHECKPOINT_BYTES`` of arrays or object arrays, or has metadata that
+    :class:`CheckpointMeta` refuses. Nothing in the file can run code (no pickles)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"policy checkpoint not found: '{path}'")
     try:
+        headers = _array_headers(path)
+        if "__meta__" not in headers:
+            raise CheckpointError(f"'{path}' is not a drid policy checkpoint (no metadata)")
+        total = 0
+        for name, (shape, dtype) in headers.items():
+            if dtype.hasobject or dtype.kind not in "biuf":
+                raise CheckpointError(f"policy checkpoint '{path}': array '{name[:60]}' has dtype {dtype}; checkpoints hold numbers only")
+            total += math.prod(shape) * dtype.itemsize
+        if total > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(f"policy checkpoint '{path}' declares {total / 2**30:.1f} GiB of arrays; drid reads at most "
+                                  f"{MAX_CHECKPOINT_BYTES / 2**30:.0f} GiB")
+        if math.prod(headers["__meta__"][0]) > MAX_META_BYTES:
+            raise CheckpointError(f"policy checkpoint '{path}' has {math.prod(headers['__meta__'][0]):,} bytes of metadata; at most {MAX_META_BYTES:,}")
         with np.load(path, allow_pickle=False) as data:
-            if "__meta__" not in data.files:
-                raise CheckpointError(f"'{path}' is not a drid policy checkpoint (no metadata)")
             arrays = {k: data[k] for k in data.files}
-        meta = json.loads(arrays.pop("__meta__").tobytes().decode())
+        raw = json.loads(arrays.pop("__meta__").tobytes().decode())
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"policy checkpoint '{path}' is corrupt or not a drid policy ({type(exc).__name__}: {exc})") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"'{path}' has format {meta.get('format')!r}, expected '{FORMAT}'")
-    return meta, arrays
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"policy checkpoint '{path}' is corrupt or not a drid policy ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"policy checkpoint '{path}': metadata is a {type(raw).__name__}, not a record")
+    if raw.get("format") != FORMAT:
+        raise CheckpointError(f"'{path}' has format {str(raw.get('format'))[:40]!r}, expected '{FORMAT}'")
+    try:
+        CheckpointMeta.model_validate(raw)
+    except ValidationError as exc:
+        raise CheckpointError(f"policy checkpoint '{path}': metadata {validation_text(exc)}") from None
+    return raw, arrays

@@ -8,13 +8,13 @@ CartPole-v1 hyperparameters.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from drid.decide.rl.agent import Agent
-from drid.decide.rl.common import ActionSpec, Mlp
+from drid.decide.rl.common import MAX_LAYERS, MAX_WIDTH, ActionSpec, Mlp
 from drid.errors import ConfigError
 
 __all__ = ["DQNAgent", "DQNConfig", "ReplayBuffer"]
@@ -36,7 +36,8 @@ class DQNConfig(BaseModel):
     exploration_initial_eps: float = Field(default=1.0, ge=0, le=1, description="epsilon at the start")
     exploration_final_eps: float = Field(default=0.04, ge=0, le=1, description="epsilon after the decay")
     total_steps: int = Field(default=50_000, ge=1, description="planned training steps (epsilon horizon)")
-    hidden: list[int] = Field(default_factory=lambda: [256, 256], description="hidden layer widths")
+    hidden: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] = Field(
+        default_factory=lambda: [256, 256], max_length=MAX_LAYERS, description="hidden layer widths (at most 8 layers of at most 8192)")
     activation: str = Field(default="relu", description="relu or tanh")
     double: bool = Field(default=True, description="double DQN: the online net picks the next action, the target net values it")
     max_grad_norm: float = Field(default=10.0, gt=0, description="gradient clipping by global norm")

@@ -7,13 +7,13 @@ call. Defaults are rl-zoo's CartPole-v1 hyperparameters.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drid.decide.rl.agent import Agent
-from drid.decide.rl.common import ActionSpec, Mlp, RunningNorm
+from drid.decide.rl.common import MAX_LAYERS, MAX_WIDTH, ActionSpec, Mlp, RunningNorm
 
 __all__ = ["PPOAgent", "PPOConfig"]
 
@@ -37,7 +37,8 @@ class PPOConfig(BaseModel):
     ent_coef: float = Field(default=0.0, ge=0, description="entropy bonus weight")
     vf_coef: float = Field(default=0.5, ge=0, description="value loss weight")
     max_grad_norm: float = Field(default=0.5, gt=0, description="gradient clipping by global norm")
-    hidden: list[int] = Field(default_factory=lambda: [64, 64], description="hidden layer widths (policy and value nets)")
+    hidden: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] = Field(
+        default_factory=lambda: [64, 64], max_length=MAX_LAYERS, description="hidden layer widths (policy and value nets (at most 8 layers of at most 8192)")
     activation: str = Field(default="tanh", description="tanh or relu")
     normalize_obs: bool = Field(default=False, description="normalise observations by running mean and std")
     normalize_reward: bool = Field(default=False, description="scale rewards by the running std of the discounted return (large or dense rewards, e.g. Pendulum)")

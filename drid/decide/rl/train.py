@@ -49,7 +49,7 @@ def train_policy(
     eval_episodes: int = 20,
     out: str | Path | None = None,
     resume: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     stop_at: float | None = None,
     backend: str = "local",
     runners: int = 2,
@@ -60,6 +60,9 @@ def train_policy(
     copies, fixed seeds); the best one is saved as ``out/best.npz``. ``out`` also receives
     ``last.npz`` (resumable, with the replay buffer), ``metrics.json`` and ``curve.png``.
     ``stop_at`` ends training at the first evaluation whose mean return reaches it.
+    ``progress``: ``True`` a progress bar on standard error, ``"lines"`` one plain line per
+    evaluation there (for logs: what ``drid train policy`` prints when not on a terminal),
+    ``False`` nothing.
     ``backend="ray"`` (PPO) steps the environments in ``runners`` Ray actors on the Ray cluster
     the caller has connected to (``drid train policy`` joins ``--address`` or starts a local one;
     see ``drid.decide.rl.distributed``); the learner is the same.
@@ -115,7 +118,8 @@ def train_policy(
     next_eval = (agent.steps // eval_every + 1) * eval_every
     last_stats: dict[str, float] = {}
     bar = None
-    if progress:
+    lines = progress == "lines"
+    if progress and not lines:
         from tqdm import tqdm
 
         bar = tqdm(total=target_steps, initial=agent.steps, unit="step", desc=f"{algo} {env_id}", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
@@ -153,6 +157,11 @@ def train_policy(
                 mean = run_eval()
                 if bar is not None:
                     bar.set_postfix(ep_return=f"{np.mean(recent):.1f}" if recent else "-", eval=f"{mean:.1f}", best=f"{best:.1f}", refresh=False)
+                if lines:
+                    ev = evals[-1]
+                    print(f"{algo} {env_id}: step {agent.steps}/{target_steps}: evaluation {ev['mean']:.1f} ± {ev['std']:.1f} "
+                          f"(best {best:.1f}), training episodes {np.mean(recent) if recent else float('nan'):.1f}, "
+                          f"{time.perf_counter() - t_start:.0f} s", file=sys.stderr, flush=True)
                 if stop_at is not None and mean >= stop_at:
                     stopped_early = True
                     break
@@ -239,13 +248,15 @@ def evaluate_policy(path: str | Path, env_id: str | None = None, episodes: int =
                     env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Greedy returns of a saved policy over ``episodes`` episodes (the checkpoint's env unless
     ``env_id`` is given); the observation and action sizes must fit the environment."""
+    from drid.decide.rl.common import read_checkpoint, registered_env_id
     from drid.sources.gym import make_env
 
-    agent = load_agent(path)
-    meta = agent.checkpoint_meta
-    env_id = env_id or meta.get("env")
+    meta, _ = read_checkpoint(path)  # checked before anything is built from it
     if not env_id:
-        raise ConfigError(f"checkpoint '{path}' does not say which environment it was trained on: give --env", path="env")
+        if not meta.get("env"):
+            raise ConfigError(f"checkpoint '{path}' does not say which environment it was trained on: give --env", path="env")
+        env_id = registered_env_id(meta["env"], f"policy checkpoint '{path}'")  # never a module the file names
+    agent = load_agent(path)
     kwargs = env_kwargs if env_kwargs is not None else meta.get("env_kwargs") or {}
     probe = make_env(env_id, kwargs)
     check_fits(agent, probe.observation_space, probe.action_space, f"policy '{path}' on {env_id}")
