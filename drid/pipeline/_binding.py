@@ -10,6 +10,8 @@ Ray stage actor and the evaluator all go through :func:`bind`.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pluggy
@@ -18,7 +20,7 @@ from drid.errors import ConfigError
 from drid.pipeline import hookspecs
 from drid.pipeline.hookspecs import PROJECT
 
-__all__ = ["BoundHook", "bind", "plugin_manager"]
+__all__ = ["BoundHook", "TimedCall", "bind", "plugin_manager"]
 
 
 class BoundHook:
@@ -38,6 +40,57 @@ class BoundHook:
 
     def __call__(self, **kwargs: Any) -> Any:
         return self.function(*[kwargs[a] for a in self.argnames])
+
+
+class _Job:
+    __slots__ = ("function", "kwargs", "done", "value", "error")
+
+    def __init__(self, function: Callable[[dict[str, Any]], Any], kwargs: dict[str, Any]) -> None:
+        self.function = function
+        self.kwargs = kwargs
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.value = self.function(self.kwargs)
+        except BaseException as exc:  # handed to the caller, StopIteration of a source included
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+class TimedCall:
+    """``call(kwargs)`` that waits at most ``timeout`` seconds for the plugin (an entry's
+    ``timeout:``): each call runs in a thread of its own; one that takes longer raises
+    ``TimeoutError`` here (the stage's policy decides what then happens to the frame) and is left
+    to finish in the background. Python cannot stop a thread, so the plugin is not called again
+    until that call has returned: a later call waits for it within its own ``timeout``."""
+
+    __slots__ = ("function", "timeout", "busy", "timed_out")
+
+    def __init__(self, function: Callable[[dict[str, Any]], Any], timeout: float) -> None:
+        self.function = function
+        self.timeout = timeout
+        self.busy: _Job | None = None  # a call that timed out and has not returned yet
+        self.timed_out = 0
+
+    def __call__(self, kwargs: dict[str, Any]) -> Any:
+        if self.busy is not None:
+            if not self.busy.done.wait(self.timeout):
+                self.timed_out += 1
+                raise TimeoutError(f"still in a call that passed its timeout of {self.timeout:g} s earlier")
+            self.busy = None
+        job = _Job(self.function, kwargs)
+        threading.Thread(target=job.run, name="drid-timed-call", daemon=True).start()
+        if not job.done.wait(self.timeout):
+            self.busy = job
+            self.timed_out += 1
+            raise TimeoutError(f"did not return within its timeout of {self.timeout:g} s")
+        if job.error is not None:
+            raise job.error
+        return job.value
 
 
 def bind(pm: pluggy.PluginManager, instance: Any, hook: str) -> BoundHook | None:

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from drid.errors import ConfigError, DridError, SourceError, StageError, validation_text
-from drid.pipeline._binding import BoundHook
+from drid.pipeline._binding import BoundHook, TimedCall
 from drid.pipeline._signals import whole
 from drid.pipeline._stages import FrameDropped, FrameState, Member, Stage
 from drid.pipeline.stats import PluginStats, RunSummary, StageStats
@@ -53,6 +53,8 @@ class FramePath:
         self.act = act
         self.learners = learners or []
         self.live = bool(getattr(source.instance, "live", False))
+        # A source entry's ``timeout`` bounds the wait for each frame (a camera that hangs).
+        self._timed_next = None if source.timeout is None else TimedCall(lambda _: next(frames), source.timeout)
         self.source_stats = StageStats("source", plugins={source.name: source.stats}, latency=source.stats.latency)
         self.sink_stats = StageStats("sink", plugins={m.name: m.stats for m in sinks})
         summary.stages["source"] = self.source_stats
@@ -73,7 +75,7 @@ class FramePath:
         assert self.frames is not None
         t0 = time.perf_counter()
         try:
-            frame = next(self.frames)
+            frame = next(self.frames) if self._timed_next is None else self._timed_next({})
         except StopIteration:
             if self.summary.frames_read == 0:
                 skipped = sum(self.summary.source_skips.values())

@@ -11,7 +11,7 @@ import pluggy
 from pydantic import TypeAdapter, ValidationError
 
 from drid.errors import ConfigError, StageError, validation_text
-from drid.pipeline._binding import bind
+from drid.pipeline._binding import TimedCall, bind
 from drid.pipeline.hookspecs import STAGE_HOOKS, hookimpl
 from drid.pipeline.stats import PluginStats, RunSummary, StageStats
 from drid.schemas import Decision, Detection, Frame, FrameRecord, PluginFault, Recognition, Scene, Transition
@@ -31,9 +31,9 @@ class Member:
     """One plugin instance's place in one stage: its name, config path, bound hook, error policy
     and stats."""
 
-    __slots__ = ("name", "instance", "stage", "path", "policy", "call", "stats", "wrapper", "interval")
+    __slots__ = ("name", "instance", "stage", "path", "policy", "call", "stats", "wrapper", "interval", "timeout")
 
-    def __init__(self, name: str, instance: Any, stage: str, path: str, policy: str, interval: int = 1) -> None:
+    def __init__(self, name: str, instance: Any, stage: str, path: str, policy: str, interval: int = 1, timeout: float | None = None) -> None:
         self.name = name
         self.instance = instance
         self.stage = stage
@@ -43,6 +43,7 @@ class Member:
         self.stats = PluginStats(name)
         self.wrapper = False
         self.interval = interval  # detect entries: run on every interval-th frame of each source
+        self.timeout = timeout  # seconds a call may take (None: no limit)
 
     def reset_stats(self) -> None:
         self.stats = PluginStats(self.name)
@@ -51,7 +52,7 @@ class Member:
         bound = bind(pm, self.instance, hook)
         if bound is None:
             raise ConfigError(f"plugin '{self.name}' does not implement {hook}", path=self.path)
-        self.call = bound.call
+        self.call = bound.call if self.timeout is None or bound.wrapper else TimedCall(bound.call, self.timeout)
         self.wrapper = bound.wrapper
 
 

@@ -148,7 +148,8 @@ class PluginSpec(BaseModel):
     ``{plugin: NAME}``. ``name`` tells two instances of one plugin apart in stats and errors;
     ``on_error`` overrides the stage's error policy for this plugin; ``actor`` serves it from a
     shared Ray actor under the Ray backend; ``interval`` (detect entries) runs a detector on every
-    Nth frame of each source only, a tracker carrying its boxes in between."""
+    Nth frame of each source only, a tracker carrying its boxes in between; ``timeout`` bounds
+    each call of the plugin (a hung call is a fault under its ``on_error`` policy)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -158,6 +159,7 @@ class PluginSpec(BaseModel):
     on_error: Policy | None = None
     actor: ActorSpec | None = None
     interval: int = Field(default=1, ge=1, le=10_000, description="detect entries: run on every Nth frame of each source (a tracker carries the boxes in between)")
+    timeout: float | None = Field(default=None, gt=0, le=86_400, description="seconds one call may take (a frame, for a source); a call that takes longer is a fault under the entry's on_error policy and is left running in the background")
 
     @model_validator(mode="before")
     @classmethod

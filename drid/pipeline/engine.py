@@ -158,14 +158,14 @@ class Pipeline:
             entry = PluginSpec(plugin=entry[0], params=dict(entry[1] or {}))
         if isinstance(entry, str):
             entry = PluginSpec(plugin=entry)
-        interval = 1
+        interval, timeout = 1, None
         if isinstance(entry, PluginSpec):
             info = registry.get(entry.plugin, path=f"{path}.plugin", where=where)
             _check_role(info.cls, info.name, stage, path, where)
             if entry.interval != 1 and stage != "detect":
                 raise ConfigError(f"interval applies to detect entries only (this one is under {stage})", path=f"{path}.interval", where=where)
             instance = info.instantiate(entry.params, path=f"{path}.params", where=where)
-            name, policy, interval = entry.name or entry.plugin, entry.on_error or policy, entry.interval
+            name, policy, interval, timeout = entry.name or entry.plugin, entry.on_error or policy, entry.interval, entry.timeout
         elif inspect.isclass(entry):
             info = PluginInfo(name=registry.name_of(entry) or plugin_name(entry), target=entry.__qualname__, cls=entry)
             _check_role(entry, info.name, stage, path, where)
@@ -181,7 +181,7 @@ class Pipeline:
         while unique in self._taken:
             unique, n = f"{name}#{n}", n + 1
         self._taken.add(unique)
-        return Member(unique, instance, stage, path, policy, interval=interval)
+        return Member(unique, instance, stage, path, policy, interval=interval, timeout=timeout)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property

@@ -265,3 +265,78 @@ def test_shard_with_a_list_config_and_max_frames_is_a_config_error(tmp_path, cap
     cfg.write_text("- source: {plugin: images}\n")
     assert main(["run", str(cfg), "--shard", "source.params.path=a,b", "--max-frames", "3"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"drid: error: {cfg}: a pipeline config must be a mapping with a 'source' key, got list"]
+
+
+# -- item 6: a hung plugin call times out under its entry's policy --------------------------------
+class Stall:
+    """Hangs (``seconds``) on the frames in ``at``; detects nothing otherwise."""
+
+    drid_name = "stall"
+
+    def __init__(self, at: frozenset[int] = frozenset(), seconds: float = 30.0) -> None:
+        import threading
+
+        self.at = at
+        self.release = threading.Event()  # set by the test: hung calls return at once
+        self.seconds = seconds
+        self.calls: list[int] = []
+
+    @hookimpl
+    def drid_detect(self, frame: Frame) -> list[Detection]:
+        self.calls.append(frame.index)
+        if frame.index in self.at:
+            self.release.wait(self.seconds)
+        return []
+
+
+@pytest.mark.parametrize("mode", ["sequential", "concurrent"])
+def test_a_call_past_its_timeout_is_a_fault_under_the_entry_policy(mode, tmp_path):
+    """A detector hangs on frame 2 of 5 (for good): under ``skip`` that frame is dropped, and so
+    are the later ones, for which it is not called again while its hung call has not returned."""
+    stall = Stall(frozenset({2}))
+    pipe = Pipeline(source=("video", {**SHOT, "stop": 142}), detect=[{"plugin": "stall", "timeout": 0.5, "on_error": "skip"}],
+                    sinks=[("jsonl", {"path": str(tmp_path / "r.jsonl")})], mode=mode, registry=_registry(stall))
+    try:
+        summary = pipe.run()
+    finally:
+        stall.release.set()
+    assert summary.error is None and summary.frames_read == 5 and summary.frames_out == 2
+    assert summary.drops == {"skipped by policy: detect/stall raised TimeoutError": 3} and summary.balanced
+    assert [row["frame"]["index"] for row in lines(tmp_path / "r.jsonl")] == [0, 1]
+    assert stall.calls == [0, 1, 2]  # never called again while hung
+    assert summary.stages["detect"].plugins["stall"].failures == 3
+
+
+def test_a_timeout_under_fail_stops_the_run_naming_plugin_frame_and_config_place():
+    stall = Stall(frozenset({2}))
+    pipe = Pipeline(source=("video", {**SHOT, "stop": 145}), detect=[{"plugin": "stall", "timeout": 0.5}], registry=_registry(stall))
+    try:
+        with pytest.raises(StageError, match=r"detect\[0\]: stage 'detect', plugin 'stall', frame .*bikes.mp4#2: TimeoutError: did not return within its timeout of 0.5 s"):
+            pipe.run()
+    finally:
+        stall.release.set()
+    assert pipe.summary.frames_out == 2 and pipe.summary.balanced
+
+
+def test_timeout_is_checked_in_the_config():
+    with pytest.raises(ConfigError, match=r"detect\[0\].timeout: Input should be greater than 0"):
+        Pipeline.from_config({"source": "images", "detect": [{"plugin": "motion", "timeout": 0}]})
+
+
+def _registry(stall: Stall):
+    """A registry whose plugin 'stall' is ``stall`` itself (the test releases its hung calls)."""
+    from drid.pipeline.registry import Registry
+
+    class This(Stall):
+        def __new__(cls, **params):
+            return stall
+
+    registry = Registry()
+    registry.add("stall", This)
+    return registry
+
+
+def test_a_source_timeout_bounds_the_wait_for_a_frame():
+    pipe = Pipeline(source={"plugin": "drid.testing:SyntheticSource", "params": {"n": 3, "delay": 60}, "timeout": 0.3})
+    with pytest.raises(SourceError, match=r"source 'drid.testing:SyntheticSource' failed after 0 frames: TimeoutError: did not return within its timeout of 0.3 s"):
+        pipe.run()
