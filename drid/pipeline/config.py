@@ -27,10 +27,10 @@ __all__ = [
 ]
 
 # Bounds of what a config may be. A config describes a pipeline; the data it runs on lives in
-# files its plugins read. The largest config drid ships (examples/street-rules.yaml) is 2.6 kB
-# and 330 YAML nodes, 9 levels deep; a config with a 10,000-point zone polygon is about 200 kB and
-# 30,000 nodes. Parsing 1 MiB of YAML takes about 4 s (libyaml, measured on the project's machine),
-# so the size bound also bounds the time a config can cost before its first error.
+# files its plugins read. The largest config drid ships (examples/street-rules.yaml) is 2.4 kB,
+# 190 YAML nodes and 9 levels deep; a config with a 10,000-point zone polygon is 127 kB and 30,017
+# nodes (measured). Parsing 1 MiB of YAML took 4 to 9 s (libyaml, on the project's shared 2-core
+# machine), so the size bound also bounds the time a config can cost before its first error.
 #: Largest config file read, in bytes.
 MAX_CONFIG_BYTES = 1 << 20
 #: Most YAML nodes a config may expand to, an alias counted as often as it is used: a "billion
