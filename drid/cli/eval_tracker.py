@@ -22,21 +22,29 @@ def register(subparsers: Any) -> None:
         help="MOTA, IDF1, HOTA and ID switches of a tracker against tracking ground truth",
         description="Run a detect stage ending in a tracker over the clips of a tracking ground-truth file and score the "
                     "tracks: CLEAR MOT (MOTA, MOTP, ID switches, fragmentations, MT/PT/ML), identity (IDF1, IDP, IDR) and "
-                    "HOTA (DetA, AssA, LocA). GROUNDTRUTH is a file (drid's format with 'clips' or frames with track_id: "
-                    "see drid.eval.groundtruth) or a bundled one: 'packaged' (clips that installed packages ship) or "
-                    "'shared' (clips of ../shared/data, skipped where absent). Each clip names the detectors suited to it; "
-                    "--config replaces them with a pipeline config's detect stage.",
+                    "HOTA (DetA, AssA, LocA). GROUNDTRUTH is a file in drid's format (with 'clips', or frames with track_id: "
+                    "see drid.eval.groundtruth), a MOTChallenge gt.txt (with --video, or --result), or a bundled one: 'packaged' "
+                    "(clips that installed packages ship) or 'shared' (clips of ../shared/data, skipped where absent). Each clip of "
+                    "drid's format names the detectors suited to it; --config replaces them with a pipeline config's detect stage. "
+                    "--result scores MOTChallenge result files instead of running a tracker.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  drid eval tracker packaged --algorithm bytetrack\n"
-               "  drid eval tracker shared --algorithm sort --set max_age=10 --json\n"
-               "  drid eval tracker packaged --config examples/vision/street-motion.yaml --write-mot out/mot",
+               "  drid eval tracker shared --algorithm sort --set lost_s=2 --json\n"
+               "  drid eval tracker packaged --config examples/vision/street-motion.yaml --write-mot out/mot\n"
+               "  drid eval tracker MOT17-09/gt/gt.txt --video MOT17-09.mp4 --config people.yaml --label pedestrian\n"
+               "  drid eval tracker MOT17-09/gt/gt.txt --result results/MOT17-09.txt --label pedestrian --distractor static_person",
     )
-    p.add_argument("groundtruth", help="tracking ground-truth file, or 'packaged' / 'shared'")
+    p.add_argument("groundtruth", help="tracking ground-truth file (drid's JSON/YAML, or a MOTChallenge .txt), or 'packaged' / 'shared'")
     p.add_argument("--config", "-c", metavar="CONFIG", help="pipeline config whose detect stage is evaluated (default: each clip's own)")
     p.add_argument("--algorithm", "-a", help="the track plugin's algorithm (e.g. bytetrack, sort)")
     p.add_argument("--set", "-s", dest="settings", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                    help="a parameter of the track plugin (max_age=10) or, as PLUGIN.KEY=VALUE, of another plugin of the detect stage "
                         "(motion.min_area=500); repeatable")
+    p.add_argument("--video", metavar="PATH", help="with a MOTChallenge gt.txt: the video it annotates (frame 1 is the video's first)")
+    p.add_argument("--result", metavar="FILE_OR_DIR", help="score this MOTChallenge result file (or a folder of CLIP.txt) instead of running a tracker")
+    p.add_argument("--min-visibility", type=float, default=0.0, help="MOTChallenge gt: ignore boxes less visible than this (default 0)")
+    p.add_argument("--distractor", action="append", default=[], metavar="CLASS",
+                   help="MOTChallenge gt: ignore boxes of this class (number or name, e.g. static_person; repeatable)")
     p.add_argument("--clip", action="append", default=[], help="evaluate this clip only (repeatable; default: all)")
     p.add_argument("--label", "-l", action="append", default=[], help="score the ground truth of this label only (repeatable)")
     p.add_argument("--iou", type=float, default=0.5, help="IoU a box needs to match for CLEAR MOT and IDF1 (default 0.5)")
@@ -58,8 +66,19 @@ def run_command(args: argparse.Namespace) -> int:
     settings = list(args.settings)
     if args.algorithm:
         settings.insert(0, ("algorithm", args.algorithm))
-    report = evaluate_tracker(args.config, path, settings=settings, iou_threshold=args.iou, labels=args.label or None,
-                              clips=args.clip or None, write_mot_dir=args.write_mot)
+    groundtruth: Any = path
+    if path.suffix.lower() == ".txt":
+        from drid.eval.tracking import mot_groundtruth
+
+        if args.video is None and args.result is None:
+            raise ConfigError("a MOTChallenge ground-truth file needs --video (to run a tracker) or --result (to score one)", where=str(path))
+        if args.video is not None and not Path(args.video).is_file():
+            raise ConfigError("video not found", path="--video", where=args.video)
+        groundtruth = [mot_groundtruth(path, args.video, min_visibility=args.min_visibility, distractors=args.distractor)]
+    elif args.video or args.distractor or args.min_visibility:
+        raise ConfigError("--video, --distractor and --min-visibility apply to MOTChallenge ground truth (a .txt file)", where=str(path))
+    report = evaluate_tracker(args.config, groundtruth, settings=settings, iou_threshold=args.iou, labels=args.label or None,
+                              clips=args.clip or None, write_mot_dir=args.write_mot, results=args.result)
     if args.show:
         import cv2
 

@@ -324,6 +324,7 @@ class TrackingClip:
     size: tuple[int, int] | None = None
     detect: tuple[dict[str, Any] | str, ...] = ()
     method: str = ""
+    source: str = ""  # the file it was read from, when it is not drid's format (a MOTChallenge gt.txt)
 
 
 def load_groundtruth(path: str | Path) -> tuple[GroundTruth, Path]:

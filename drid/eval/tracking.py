@@ -19,11 +19,11 @@ import numpy as np
 
 from drid.errors import ConfigError
 from drid.eval.groundtruth import GroundTruth, TrackingClip, load_groundtruth, resolve_image
-from drid.eval.mot import TrackingMetrics, Tracks, evaluate_tracks, write_mot
+from drid.eval.mot import TrackingMetrics, Tracks, evaluate_tracks, read_mot, write_mot
 from drid.pipeline.config import PipelineConfig, read_config_file
 from drid.pipeline.engine import Pipeline
 
-__all__ = ["ClipResult", "TrackerReport", "evaluate_tracker"]
+__all__ = ["ClipResult", "TrackerReport", "evaluate_tracker", "mot_groundtruth"]
 
 #: The plugin appended to a clip's detect stage when it has no tracker.
 TRACKER = "track"
@@ -42,7 +42,8 @@ class ClipResult:
 
     @property
     def available(self) -> bool:
-        return self.path is not None
+        """Whether the clip was scored (its video is here, or a result file was given)."""
+        return self.path is not None or self.metrics is not None
 
 
 @dataclass
@@ -130,10 +131,42 @@ def _with_settings(detect: list[Any], settings: list[tuple[str, Any]], where: st
     return specs
 
 
-def evaluate_tracker(pipeline: PipelineConfig | dict[str, Any] | str | Path | None, groundtruth: GroundTruth | str | Path, *,
+def mot_groundtruth(path: str | Path, video: str | Path | None = None, *, min_visibility: float = 0.0, distractors: list[str | int] | tuple[()] = (),
+                    name: str | None = None) -> TrackingClip:
+    """A MOTChallenge ground-truth file as a clip to evaluate on: every frame from the first the
+    file mentions to the last is scored (a frame in between without boxes says there is nothing
+    to find); ``video`` is the footage (needed to run a tracker, not to score a result file),
+    its first frame is MOT frame 1. The clip is named ``name``, else after the sequence folder
+    of ``SEQ/gt/gt.txt``, else the file (``CLIP.gt.txt`` is clip ``CLIP``)."""
+    p = Path(path)
+    truth = read_mot(p, groundtruth=True, min_visibility=min_visibility, distractors=distractors)
+    if not len(truth):
+        raise ConfigError("the MOT ground-truth file has no boxes (cannot tell which frames it covers)", where=str(p))
+    title = name or (p.parent.parent.name if p.parent.name == "gt" and p.parent.parent.name else p.stem.removesuffix(".gt"))
+    labels = {str(label) for label in truth.label[~truth.ignore]}
+    first, last = int(truth.frame.min()), int(truth.frame.max())
+    return TrackingClip(title=title, video=str(Path(video).resolve()) if video is not None else "", frames=np.arange(first, last + 1),
+                        from_frame=first, labels=labels, truth=truth, method="MOTChallenge ground truth", source=str(p))
+
+
+def _results(source: str | Path, chosen: list[TrackingClip]) -> dict[str, Tracks]:
+    """Result files to score instead of running a tracker: one file (for a single clip) or a
+    folder of ``CLIP.txt`` (as ``write_mot_dir`` writes them)."""
+    p = Path(source)
+    if p.is_dir():
+        missing = [c.title for c in chosen if not (p / f"{c.title}.txt").is_file()]
+        if missing:
+            raise ConfigError(f"no result file '{missing[0]}.txt' in the folder", path="--result", where=str(p))
+        return {c.title: read_mot(p / f"{c.title}.txt") for c in chosen}
+    if len(chosen) != 1:
+        raise ConfigError(f"one result file for {len(chosen)} clips: give a folder of CLIP.txt files, or pick a clip", path="--result", where=str(p))
+    return {chosen[0].title: read_mot(p)}
+
+
+def evaluate_tracker(pipeline: PipelineConfig | dict[str, Any] | str | Path | None, groundtruth: GroundTruth | str | Path | list[TrackingClip], *,
                      settings: list[tuple[str, Any]] | None = None, iou_threshold: float = 0.5, labels: list[str] | None = None,
                      clips: list[str] | None = None, base: Path | None = None, name: str | None = None,
-                     write_mot_dir: str | Path | None = None) -> TrackerReport:
+                     write_mot_dir: str | Path | None = None, results: str | Path | None = None) -> TrackerReport:
     """Run a tracking pipeline over every available clip of the tracking ground truth and score
     it (see the module docstring).
 
@@ -144,16 +177,22 @@ def evaluate_tracker(pipeline: PipelineConfig | dict[str, Any] | str | Path | No
     another plugin of the stage. ``labels`` restricts the scored ground truth (predictions of any
     label count); ``clips`` picks clips by name. ``write_mot_dir`` receives, per clip,
     ``NAME.txt`` (the tracker's boxes, a MOTChallenge result) and ``NAME.gt.txt`` (the ground
-    truth), for other evaluators."""
+    truth), for other evaluators. ``groundtruth`` is a drid ground-truth file (or its model), or
+    clips made elsewhere (:func:`mot_groundtruth`). ``results`` scores MOTChallenge result files
+    instead of running a tracker: a file (one clip) or a folder of ``CLIP.txt``."""
     where = "ground truth"
-    if not isinstance(groundtruth, GroundTruth):
-        where = str(groundtruth)
-        groundtruth, base = load_groundtruth(groundtruth)
+    if isinstance(groundtruth, list):
+        chosen = list(groundtruth)
+        where = ", ".join(sorted({c.source for c in chosen if c.source})) or where
+    else:
+        if not isinstance(groundtruth, GroundTruth):
+            where = str(groundtruth)
+            groundtruth, base = load_groundtruth(groundtruth)
+        try:
+            chosen = groundtruth.tracking_clips()
+        except ValueError as exc:
+            raise ConfigError(str(exc), where=where) from None
     base = base or Path.cwd()
-    try:
-        chosen = groundtruth.tracking_clips()
-    except ValueError as exc:
-        raise ConfigError(str(exc), where=where) from None
     if not chosen:
         raise ConfigError("no tracking ground truth in this file (no 'clips', no frames with track_id)", where=where)
     if clips:
@@ -165,19 +204,25 @@ def evaluate_tracker(pipeline: PipelineConfig | dict[str, Any] | str | Path | No
             raise ConfigError(f"no clip '{unknown[0]}'{close_matches(unknown[0], titles) or ' (clips: ' + ', '.join(titles) + ')'}",
                               path="--clip", where=where)
         chosen = [c for c in chosen if c.title in clips]
-    stage, stage_where = _detect_stage(pipeline)
-    results: list[ClipResult] = []
+    given = _results(results, chosen) if results is not None else None
+    stage, stage_where = _detect_stage(pipeline) if given is None else (None, "")
+    done: list[ClipResult] = []
     for clip in chosen:
-        path = resolve_image(clip.video, base)
+        path = resolve_image(clip.video, base) if clip.video else None
         result = ClipResult(clip=clip, path=path)
-        results.append(result)
-        if path is None:
+        done.append(result)
+        if given is not None:
+            result.predicted = given[clip.title]
+        elif path is None:
+            if not clip.video:
+                raise ConfigError(f"clip '{clip.title}': no video to run the tracker on (give one, or a result file to score)", where=where)
             continue
-        detect = stage if stage is not None else list(clip.detect)
-        if not detect:
-            raise ConfigError(f"clip '{clip.title}' names no detect stage: give a pipeline config", where=where)
-        result.detect = _with_settings(detect, list(settings or []), stage_where or f"{where}: clip '{clip.title}'")
-        result.predicted, result.seconds = _run(clip, path, result.detect, stage_where or where)
+        else:
+            detect = stage if stage is not None else list(clip.detect)
+            if not detect:
+                raise ConfigError(f"clip '{clip.title}' names no detect stage: give a pipeline config", where=where)
+            result.detect = _with_settings(detect, list(settings or []), stage_where or f"{where}: clip '{clip.title}'")
+            result.predicted, result.seconds = _run(clip, path, result.detect, stage_where or where)
         truth = clip.truth
         result.metrics = evaluate_tracks(truth, result.predicted, frames=clip.frames, iou_threshold=iou_threshold,
                                          labels=labels or sorted(clip.labels))
@@ -185,11 +230,11 @@ def evaluate_tracker(pipeline: PipelineConfig | dict[str, Any] | str | Path | No
             folder = Path(write_mot_dir)
             write_mot(folder / f"{clip.title}.txt", result.predicted)
             write_mot(folder / f"{clip.title}.gt.txt", truth, groundtruth=True)
-    scored = [r for r in results if r.metrics is not None]
+    scored = [r for r in done if r.metrics is not None]
     total = _combined(scored, iou_threshold, labels) if scored else None
     algorithms = [s["params"]["algorithm"] for r in scored for s in r.detect if s["plugin"] == TRACKER and "algorithm" in s["params"]]
-    tracker = name or (f"{TRACKER}({algorithms[0]})" if algorithms else TRACKER)
-    return TrackerReport(tracker=tracker, groundtruth=where, iou_threshold=iou_threshold, clips=results, total=total)
+    tracker = name or (f"results {results}" if results is not None else f"{TRACKER}({algorithms[0]})" if algorithms else TRACKER)
+    return TrackerReport(tracker=tracker, groundtruth=where, iou_threshold=iou_threshold, clips=done, total=total)
 
 
 def _run(clip: TrackingClip, path: Path, detect: list[dict[str, Any]], where: str) -> tuple[Tracks, float]:

