@@ -49,11 +49,10 @@ def assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
     row_n = valid.sum(axis=1)
     col_n = valid.sum(axis=0)
     r_idx, c_idx = np.nonzero(valid & (row_n == 1)[:, None] & (col_n == 1)[None, :])
-    rest_r = np.flatnonzero(row_n > 0)
-    rest_c = np.flatnonzero(col_n > 0)
-    if len(r_idx):
-        rest_r = np.setdiff1d(rest_r, r_idx, assume_unique=True)
-        rest_c = np.setdiff1d(rest_c, c_idx, assume_unique=True)
+    rest_rows, rest_cols = row_n > 0, col_n > 0
+    rest_rows[r_idx] = False
+    rest_cols[c_idx] = False
+    rest_r, rest_c = np.flatnonzero(rest_rows), np.flatnonzero(rest_cols)
     if len(rest_r) == 0 or len(rest_c) == 0:
         return r_idx, c_idx
     sub = cost[np.ix_(rest_r, rest_c)]

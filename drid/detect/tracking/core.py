@@ -13,7 +13,8 @@ ByteTrack (Zhang et al., ECCV 2022) in drid's terms, per frame:
 3. detections scoring between ``low`` and ``high`` are matched to the followed tracks still
    unmatched, by IoU alone and more strictly (``low_iou``): a weak, partly hidden detection keeps
    its track alive instead of being thrown away or starting a new one;
-4. the high detections left over are matched to tentative tracks;
+4. the high detections left over are matched to tentative tracks, by IoU or, since a new track
+   has no velocity yet, by the Kalman filter's Mahalanobis distance within its 95 % gate;
 5. high detections still left, scoring at least ``birth``, start tentative tracks; a tentative
    track that misses a frame is dropped, one matched for ``confirm_s`` seconds is confirmed and
    gets an id; a confirmed track unmatched for more than ``lost_s`` seconds dies.
@@ -37,6 +38,7 @@ __all__ = ["LOST", "TENTATIVE", "TRACKED", "Rules", "StepOutput", "TrackSet", "T
 
 TENTATIVE, TRACKED, LOST = 0, 1, 2
 _EPS = 1e-6  # seconds: sums of frame intervals are not exact
+_GATE = 9.4877  # chi-square, 4 degrees of freedom, 95 %: the Mahalanobis gate of a tentative track
 _FEATURE_MOMENTUM = 0.9  # a track's appearance: running average over its matched detections
 
 
@@ -182,11 +184,17 @@ class TrackerCore:
         matched = np.zeros(len(ts), dtype=bool)
         use_features = features is not None and ts.feature is not None and ts.feature.shape[1] == features.shape[1]
 
-        def match(dets: np.ndarray, trks: np.ndarray, max_cost: float, fuse: bool, appearance: bool) -> None:
+        def match(dets: np.ndarray, trks: np.ndarray, max_cost: float, fuse: bool, appearance: bool, motion_gate: bool = False) -> None:
             if len(dets) == 0 or len(trks) == 0:
                 return
             iou = iou_matrix(boxes[dets], pred[trks])
             cost = 1.0 - (iou * scores[dets, None] if fuse else iou)
+            if motion_gate:
+                # A new track has no velocity yet, so its prediction stands still: after a long
+                # frame interval (or a skipped detector) the object may have left the box. The
+                # filter's own uncertainty says how far it may have gone.
+                d2 = self.kalman.distance(ts.x[trks], ts.P[trks], xyxy_to_cxcywh(boxes[dets]))
+                np.minimum(cost, np.where(d2 <= _GATE, max_cost * d2 / _GATE, np.inf), out=cost)
             if appearance:
                 app = 1.0 - features[dets] @ ts.feature[trks].T  # type: ignore[index]
                 alike = app <= r.appearance_threshold
@@ -216,7 +224,7 @@ class TrackerCore:
             low = (scores >= r.low) & ~high
             match(np.flatnonzero(low), np.flatnonzero(live & confirmed & (ts.state == TRACKED) & ~matched), 1.0 - r.low_iou, False, False)
             left = np.flatnonzero(high & (det_track < 0))
-            match(left, np.flatnonzero(live & ~confirmed), 1.0 - r.iou_threshold, r.fuse_score, False)
+            match(left, np.flatnonzero(live & ~confirmed), 1.0 - r.iou_threshold, r.fuse_score, False, motion_gate=True)
 
         # matched tracks: correct, count, confirm
         rows = np.flatnonzero(det_track >= 0)

@@ -89,6 +89,15 @@ class BoxKalman:
         np.maximum(xs[:, 2:4], 1.0, out=xs[:, 2:4])
         x[rows], P[rows] = xs, Ps
 
+    def distance(self, x: np.ndarray, P: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Squared Mahalanobis distances (len(z)×len(x)) of measurements ``z`` (``cx, cy, w, h``)
+        from the predicted states: 9.49 is the 95 % gate of four degrees of freedom."""
+        z = np.asarray(z, dtype=np.float64).reshape(-1, 4)
+        r = (self.measurement * np.maximum(z[:, 3], 1.0)) ** 2
+        spread = P[None, :, :, 0] + r[:, None, None]
+        diff = z[:, None, :] - x[None, :, :4]
+        return (diff * diff / spread).sum(axis=2)
+
     def warp(self, x: np.ndarray, P: np.ndarray, affine: np.ndarray) -> None:
         """Move every state by a camera motion: the 2×3 similarity ``affine`` (rotation, scale,
         shift from the previous frame to this one) maps centres and rotates/scales velocities;
