@@ -65,6 +65,14 @@ def close_matches(word: str, choices: Iterable[str]) -> str:
 _SHOWN = 60  # characters of an offending input shown in a message
 
 
+def short_repr(value: Any, budget: int = _SHOWN) -> str:
+    """A ``repr`` of ``value`` in at most ``budget`` characters, for error messages: only the
+    items that fit are formatted, so a huge input (a million items, aliases of aliases, a
+    megabyte string, an image) costs no more than a small one. Use it for every offending value
+    a message shows."""
+    return _shown(value, budget)
+
+
 def _shown(value: Any, budget: int = _SHOWN) -> str:
     """A short ``repr`` of ``value`` of at most ``budget`` characters, built piece by piece: a
     huge input (a list of a million items, a string of megabytes, a structure expanded from YAML

@@ -13,7 +13,7 @@ import pytest
 from pydantic import Field
 
 from drid import Pipeline
-from drid.errors import ConfigError, validation_message
+from drid.errors import ConfigError, short_repr, validation_message
 from drid.pipeline import PipelineConfig, Registry, apply_overrides, load_config
 from drid.pipeline.config import MAX_CONFIG_BYTES, MAX_CONFIG_NODES, parse_yaml, read_config_file, yaml_value
 from drid.pipeline.params import ConfigText, InputPath, PluginParams, resolve_input_path
@@ -80,6 +80,8 @@ def test_the_formatter_never_formats_a_whole_input():
         loc, msg = validation_message({"loc": ("params", "path"), "msg": "Input should be a valid string", "input": value, "type": "string_type"})
         assert loc == "params.path" and len(msg) < 120, msg
     assert validation_message({"loc": ("a",), "msg": "bad", "input": (1,), "type": "x"})[1] == "bad (got (1,))"
+    assert short_repr(shared, 80).startswith("[[[<list of 9 items>") and len(short_repr(shared, 80)) <= 80
+    assert short_repr({"zones": [{"name": "road"}]}) == "{'zones': [{'name': 'road'}]}"
 
 
 def test_large_config_files_are_refused_by_size(tmp_path):
