@@ -68,12 +68,16 @@ def prepare(folder: Path) -> None:
     w("not-a-checkpoint.npz").write_bytes(b"\x00" * 100)
     w("groundtruth.json").write_text(json.dumps({"images": [{"image": "nowhere.png", "boxes": []}]}))
     (folder / "clips").mkdir()
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(folder / "fifo.yaml")  # reading it would wait for a writer forever
 
 
 #: (arguments, exit code). ``{dir}`` is the folder of the prepared inputs (also the working directory).
 CASES: list[tuple[list[str], int]] = [
     # configs
     (["run", "missing.yaml"], 2),
+    (["run", "clips"], 2),
+    (["run", "fifo.yaml"], 2),
     (["run", "laughs.yaml"], 2),
     (["run", "big.yaml"], 2),
     (["run", "dup.yaml"], 2),
