@@ -222,7 +222,7 @@ def evaluate_tracker(pipeline: PipelineConfig | dict[str, Any] | str | Path | No
             if not detect:
                 raise ConfigError(f"clip '{clip.title}' names no detect stage: give a pipeline config", where=where)
             result.detect = _with_settings(detect, list(settings or []), stage_where or f"{where}: clip '{clip.title}'")
-            result.predicted, result.seconds = _run(clip, path, result.detect, stage_where or where)
+            result.predicted, result.seconds = _run(clip, path, result.detect, stage_where or f"{where}: clip '{clip.title}'")
         truth = clip.truth
         result.metrics = evaluate_tracks(truth, result.predicted, frames=clip.frames, iou_threshold=iou_threshold,
                                          labels=labels or sorted(clip.labels))
