@@ -53,6 +53,9 @@ class _ConfigLoader(_Loader):
 
 
 _ConfigLoader.add_constructor("tag:yaml.org,2002:str", _ConfigLoader._text)
+# A config read by drid and written back out (yaml.safe_dump of read_config_file's mapping) stays plain YAML.
+for _dumper in (yaml.SafeDumper, yaml.Dumper, *((yaml.CSafeDumper, yaml.CDumper) if hasattr(yaml, "CSafeDumper") else ())):
+    _dumper.add_representer(ConfigText, yaml.representer.SafeRepresenter.represent_str)
 
 
 def _line(node: yaml.Node) -> str:

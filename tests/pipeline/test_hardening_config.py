@@ -3,13 +3,17 @@ missing inputs named by file and key, overrides into the shorthands, error polic
 
 from __future__ import annotations
 
+import copy
+import json
 import os
+import pickle
 import textwrap
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import pytest
+import yaml
 from pydantic import Field
 
 from drid import Pipeline
@@ -199,8 +203,6 @@ def test_the_input_path_rule():
 
 
 def test_config_strings_keep_their_folder_through_copies_and_pickles(tmp_path):
-    import copy
-    import pickle
 
     cfg = tmp_path / "pipe.yaml"
     cfg.write_text("source: {plugin: images, params: {path: a.png}}\n")
@@ -209,6 +211,8 @@ def test_config_strings_keep_their_folder_through_copies_and_pickles(tmp_path):
     assert isinstance(text, ConfigText) and text.base == str(tmp_path) and text == "a.png"
     for clone in (copy.deepcopy(text), pickle.loads(pickle.dumps(text))):
         assert isinstance(clone, ConfigText) and clone.base == str(tmp_path)
+    assert yaml.safe_dump(data) == "source:\n  params:\n    path: a.png\n  plugin: images\n" and yaml.dump(data) == yaml.safe_dump(data)
+    assert json.loads(json.dumps(data)) == {"source": {"plugin": "images", "params": {"path": "a.png"}}}
 
 
 # -- item 13: overrides into the shorthands, error policies ---------------------------------------
