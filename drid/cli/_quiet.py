@@ -10,7 +10,8 @@ switch before it is initialised), so by default the command:
 * sets the libraries' own switches, unless the user set them (:data:`LIBRARY_ENV`);
 * sends what native code writes to file descriptor 2 to ``/dev/null``, while Python's
   ``sys.stderr`` (drid's messages, progress bars) keeps writing to the real standard error;
-* turns the libraries' Python loggers down to errors and ignores Python warnings not raised by drid.
+* turns the libraries' Python loggers down to errors and ignores Python warnings not raised by drid;
+* points Python's fault handler at the real standard error, so a crash in native code is not silent.
 
 ``drid --verbose …`` (anywhere on the command line) leaves all of it alone.
 """
@@ -77,3 +78,6 @@ def _native_stderr_to_devnull() -> None:
     os.dup2(devnull, 2)
     os.close(devnull)
     sys.stderr = stream
+    import faulthandler
+
+    faulthandler.enable(file=stream)  # a crash in native code still says where, on the real standard error
