@@ -300,6 +300,39 @@ def test_vectorised_hota_equals_the_definition_loop(seed):
     assert 0.2 < m.hota < 0.95  # a partly right tracker, neither trivial end
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_equal_to_trackeval_where_it_is_installed(seed, monkeypatch):
+    """TrackEval (github.com/JonathonLuiten/TrackEval, not a dependency) computes HOTA, CLEAR and
+    Identity on the same sequences: HOTA, DetA, AssA, LocA, MOTA, IDsw and IDF1 agree. (MT and
+    Frag follow motmetrics: TrackEval counts MT above 80 % strictly and a fragment after every
+    absence of the object as well.)"""
+    for name, value in (("float", float), ("int", int)):  # TrackEval predates numpy 2
+        if not hasattr(np, name):
+            monkeypatch.setattr(np, name, value, raising=False)
+    hota_module = pytest.importorskip("trackeval.metrics.hota")
+    from trackeval.metrics.clear import CLEAR
+    from trackeval.metrics.identity import Identity
+
+    gt, pred = simulated(np.random.default_rng(1000 + seed), n_frames=60, n_objects=9)
+    frames = range(int(max(gt.frame.max(), pred.frame.max())) + 1)
+    _, g_of = np.unique(gt.id, return_inverse=True)
+    _, p_of = np.unique(pred.id, return_inverse=True)
+    data: dict = {"gt_ids": [], "tracker_ids": [], "similarity_scores": [], "num_gt_dets": len(gt), "num_tracker_dets": len(pred),
+                  "num_gt_ids": len(gt.ids()), "num_tracker_ids": len(pred.ids()), "num_timesteps": len(frames)}
+    for f in frames:
+        gi, pi = np.flatnonzero(gt.frame == f), np.flatnonzero(pred.frame == f)
+        data["gt_ids"].append(g_of[gi])
+        data["tracker_ids"].append(p_of[pi])
+        data["similarity_scores"].append(iou_matrix(gt.box[gi], pred.box[pi]))
+    config = {"PRINT_CONFIG": False}
+    h = hota_module.HOTA(config).eval_sequence(data)
+    c, i = CLEAR(config).eval_sequence(data), Identity(config).eval_sequence(data)
+    m = evaluate_tracks(gt, pred)
+    for ours, theirs in ((m.hota, h["HOTA"]), (m.deta, h["DetA"]), (m.assa, h["AssA"]), (m.loca, h["LocA"]), (m.assre, h["AssRe"]), (m.asspr, h["AssPr"])):
+        assert ours == pytest.approx(float(np.mean(theirs)), abs=1e-12)
+    assert (m.mota, m.id_switches, m.idf1) == (pytest.approx(c["MOTA"], abs=1e-12), c["IDSW"], pytest.approx(i["IDF1"], abs=1e-12))
+
+
 # -- MOTChallenge text files -----------------------------------------------------------------------------
 
 
