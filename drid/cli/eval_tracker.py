@@ -36,9 +36,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("groundtruth", help="tracking ground-truth file (drid's JSON/YAML, or a MOTChallenge .txt), or 'packaged' / 'shared'")
     p.add_argument("--config", "-c", metavar="CONFIG", help="pipeline config whose detect stage is evaluated (default: each clip's own)")
-    p.add_argument("--algorithm", "-a", help="the track plugin's algorithm (e.g. bytetrack, sort)")
+    p.add_argument("--tracker", default="track", metavar="PLUGIN", help="the tracker plugin that ends the detect stage (appended when missing; default track)")
+    p.add_argument("--algorithm", "-a", help="the tracker's algorithm (track: bytetrack or sort)")
     p.add_argument("--set", "-s", dest="settings", action="append", type=key_value, default=[], metavar="KEY=VALUE",
-                   help="a parameter of the track plugin (max_age=10) or, as PLUGIN.KEY=VALUE, of another plugin of the detect stage "
+                   help="a parameter of the tracker (lost_s=2) or, as PLUGIN.KEY=VALUE, of another plugin of the detect stage "
                         "(motion.min_area=500); repeatable")
     p.add_argument("--video", metavar="PATH", help="with a MOTChallenge gt.txt: the video it annotates (frame 1 is the video's first)")
     p.add_argument("--result", metavar="FILE_OR_DIR", help="score this MOTChallenge result file (or a folder of CLIP.txt) instead of running a tracker")
@@ -78,7 +79,7 @@ def run_command(args: argparse.Namespace) -> int:
     elif args.video or args.distractor or args.min_visibility:
         raise ConfigError("--video, --distractor and --min-visibility apply to MOTChallenge ground truth (a .txt file)", where=str(path))
     report = evaluate_tracker(args.config, groundtruth, settings=settings, iou_threshold=args.iou, labels=args.label or None,
-                              clips=args.clip or None, write_mot_dir=args.write_mot, results=args.result)
+                              clips=args.clip or None, write_mot_dir=args.write_mot, results=args.result, tracker=args.tracker)
     if args.show:
         import cv2
 

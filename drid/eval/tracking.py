@@ -25,7 +25,7 @@ from drid.pipeline.engine import Pipeline
 
 __all__ = ["ClipResult", "TrackerReport", "evaluate_tracker", "mot_groundtruth"]
 
-#: The plugin appended to a clip's detect stage when it has no tracker.
+#: The tracker plugin appended to a detect stage that has none (``tracker=`` names another).
 TRACKER = "track"
 
 
@@ -113,15 +113,15 @@ def _spec(entry: dict[str, Any] | str) -> dict[str, Any]:
     return spec
 
 
-def _with_settings(detect: list[Any], settings: list[tuple[str, Any]], where: str) -> list[dict[str, Any]]:
-    """The detect stage with a tracker at its end and ``settings`` applied: ``KEY`` is a parameter
-    of the tracker, ``PLUGIN.KEY`` one of the stage's plugin ``PLUGIN``."""
+def _with_settings(detect: list[Any], settings: list[tuple[str, Any]], where: str, tracker: str = TRACKER) -> list[dict[str, Any]]:
+    """The detect stage with the ``tracker`` plugin at its end and ``settings`` applied: ``KEY``
+    is a parameter of the tracker, ``PLUGIN.KEY`` one of the stage's plugin ``PLUGIN``."""
     specs = [_spec(e) for e in detect]
-    if not any(s.get("plugin") == TRACKER for s in specs):
-        specs.append({"plugin": TRACKER, "params": {}})
+    if not any(s.get("plugin") == tracker for s in specs):
+        specs.append({"plugin": tracker, "params": {}})
     for key, value in settings:
         plugin, _, name = key.rpartition(".")
-        plugin = plugin or TRACKER
+        plugin = plugin or tracker
         targets = [s for s in specs if s.get("plugin") == plugin or s.get("name") == plugin]
         if not targets:
             present = ", ".join(str(s.get("plugin")) for s in specs)
@@ -166,14 +166,14 @@ def _results(source: str | Path, chosen: list[TrackingClip]) -> dict[str, Tracks
 def evaluate_tracker(pipeline: PipelineConfig | dict[str, Any] | str | Path | None, groundtruth: GroundTruth | str | Path | list[TrackingClip], *,
                      settings: list[tuple[str, Any]] | None = None, iou_threshold: float = 0.5, labels: list[str] | None = None,
                      clips: list[str] | None = None, base: Path | None = None, name: str | None = None,
-                     write_mot_dir: str | Path | None = None, results: str | Path | None = None) -> TrackerReport:
+                     write_mot_dir: str | Path | None = None, results: str | Path | None = None, tracker: str = TRACKER) -> TrackerReport:
     """Run a tracking pipeline over every available clip of the tracking ground truth and score
     it (see the module docstring).
 
     ``pipeline`` gives the detect stage (a config file, mapping or ``PipelineConfig``: its detect
     stage is used, its source and other stages are not); ``None`` uses each clip's own ``detect``.
-    A stage without the ``track`` plugin gets one at its end. ``settings`` are ``(KEY, VALUE)``
-    pairs: ``algorithm`` and other keys set the tracker's parameters, ``PLUGIN.KEY`` those of
+    A stage without the ``tracker`` plugin (``track``, or a third-party one) gets one at its end.
+    ``settings`` are ``(KEY, VALUE)`` pairs: ``algorithm`` and other keys set the tracker's parameters, ``PLUGIN.KEY`` those of
     another plugin of the stage. ``labels`` restricts the scored ground truth (predictions of any
     label count); ``clips`` picks clips by name. ``write_mot_dir`` receives, per clip,
     ``NAME.txt`` (the tracker's boxes, a MOTChallenge result) and ``NAME.gt.txt`` (the ground
@@ -221,7 +221,7 @@ def evaluate_tracker(pipeline: PipelineConfig | dict[str, Any] | str | Path | No
             detect = stage if stage is not None else list(clip.detect)
             if not detect:
                 raise ConfigError(f"clip '{clip.title}' names no detect stage: give a pipeline config", where=where)
-            result.detect = _with_settings(detect, list(settings or []), stage_where or f"{where}: clip '{clip.title}'")
+            result.detect = _with_settings(detect, list(settings or []), stage_where or f"{where}: clip '{clip.title}'", tracker)
             result.predicted, result.seconds = _run(clip, path, result.detect, stage_where or f"{where}: clip '{clip.title}'")
         truth = clip.truth
         result.metrics = evaluate_tracks(truth, result.predicted, frames=clip.frames, iou_threshold=iou_threshold,
@@ -232,9 +232,9 @@ def evaluate_tracker(pipeline: PipelineConfig | dict[str, Any] | str | Path | No
             write_mot(folder / f"{clip.title}.gt.txt", truth, groundtruth=True)
     scored = [r for r in done if r.metrics is not None]
     total = _combined(scored, iou_threshold, labels) if scored else None
-    algorithms = [s["params"]["algorithm"] for r in scored for s in r.detect if s["plugin"] == TRACKER and "algorithm" in s["params"]]
-    tracker = name or (f"results {results}" if results is not None else f"{TRACKER}({algorithms[0]})" if algorithms else TRACKER)
-    return TrackerReport(tracker=tracker, groundtruth=where, iou_threshold=iou_threshold, clips=done, total=total)
+    algorithms = [s["params"]["algorithm"] for r in scored for s in r.detect if s["plugin"] == tracker and "algorithm" in s["params"]]
+    title = name or (f"results {results}" if results is not None else f"{tracker}({algorithms[0]})" if algorithms else tracker)
+    return TrackerReport(tracker=title, groundtruth=where, iou_threshold=iou_threshold, clips=done, total=total)
 
 
 def _run(clip: TrackingClip, path: Path, detect: list[dict[str, Any]], where: str) -> tuple[Tracks, float]:

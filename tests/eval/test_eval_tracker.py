@@ -66,6 +66,8 @@ def test_the_command_prints_a_table_or_json_and_names_bad_input(tmp_path, capsys
     assert "no plugin 'hog' in the detect stage (motion, track)" in capsys.readouterr().err
     assert main(["eval", "tracker", "packaged", "--algorithm", "kalman"]) == 2
     assert "algorithm" in capsys.readouterr().err
+    assert main(["eval", "tracker", "packaged", "--tracker", "my-tracker"]) == 2  # a third-party tracker, not installed here
+    assert "clip 'bikes-street': detect[1].plugin: unknown plugin 'my-tracker'" in capsys.readouterr().err
     assert main(["eval", "tracker", "packaged", "--clip", "bikes-stret"]) == 2
     assert "no clip 'bikes-stret' (did you mean 'bikes-street'?)" in capsys.readouterr().err
     assert main(["eval", "tracker", str(tmp_path / "nothing.json")]) == 2
