@@ -136,3 +136,16 @@ def test_ctrl_c_exits_130_with_complete_output(tmp_path, sample_photos):
     assert [json.loads(line)["frame"]["index"] for line in lines] == list(range(len(lines)))
     written = int(stdout.split(" written")[0].rsplit(" ", 1)[-1])
     assert written == len(lines)
+
+
+def test_every_example_the_help_and_the_docs_name_exists(capsys):
+    import re
+
+    code, out, _ = cli(capsys, "--help")
+    texts = {"drid --help": out}
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        texts[doc.name] = doc.read_text(encoding="utf-8")
+    named = {(where, m) for where, text in texts.items() for m in re.findall(r"examples/[\w./-]+\.(?:yaml|py|png|json)", text)}
+    assert any(where == "drid --help" for where, _ in named)
+    missing = sorted(f"{where}: {path}" for where, path in named if not (ROOT / path).is_file())
+    assert not missing, missing
