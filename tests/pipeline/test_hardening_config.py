@@ -263,3 +263,11 @@ def test_yaml_text_is_dedented_for_readers():
     data = parse_yaml(text)
     assert data["interpret"][0]["params"]["zones"][0]["polygon"][2] == [640, 215]
     assert data["json"] == {"a": [1, 2.5, None, True]}
+
+
+def test_yaml_tags_never_build_python_objects(tmp_path):
+    marker = tmp_path / "ran"
+    for text in (f"a: !!python/object/apply:os.system ['touch {marker}']", "a: !!python/name:os.system", "a: !custom {x: 1}"):
+        with pytest.raises(ConfigError, match=r"line 1: invalid YAML: could not determine a constructor for the tag"):
+            parse_yaml(text)
+    assert not marker.exists()
