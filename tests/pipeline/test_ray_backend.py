@@ -173,3 +173,88 @@ def test_keras_classifier_actor_batches_crops_of_several_sources(cluster, tmp_pa
     assert recognized > 10  # the shots have cars in them: real crops went through the actor
     (actor,) = distributed.actors
     assert actor["calls"] == 40 and max(actor["batches"]) == 2
+
+
+@pytest.fixture
+def not_ray():
+    """Servers that are not Ray: an HTTP server, and one that accepts and never says a word."""
+    import http.server
+    import socket
+    import threading
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(4)
+    yield f"127.0.0.1:{httpd.server_address[1]}", f"127.0.0.1:{mute.getsockname()[1]}"
+    httpd.shutdown()
+    mute.close()
+
+
+def test_an_address_without_ray_behind_it_fails_fast(not_ray, tmp_path, clips):
+    from drid.pipeline.backends.ray_backend import check_reachable
+
+    http, mute = not_ray
+    with pytest.raises(DridError, match=rf"no Ray cluster at {http}: the server listening there does not speak gRPC"):
+        check_reachable(http)
+    with pytest.raises(DridError, match=rf"no Ray cluster at {mute}: the server there did not answer within 0.5 s"):
+        check_reachable(mute, timeout=0.5)
+    with pytest.raises(DridError, match="Ray address '127.0.0.1:99999' is not HOST:PORT: Port out of range"):
+        check_reachable("127.0.0.1:99999")
+    # the address in RAY_ADDRESS is checked the same way, and named as coming from there
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(config(clips, tmp_path)))
+    proc = subprocess.run([sys.executable, "-m", "drid.cli", "run", str(cfg), "--backend", "ray"], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "RAY_ADDRESS": http})
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [f"drid: error: no Ray cluster at {http} (from RAY_ADDRESS): the server listening there does not speak gRPC, as Ray's does (another service on that port?)"]
+
+
+def test_a_real_cluster_passes_the_check(cluster):
+    from drid.pipeline.backends.ray_backend import check_reachable
+
+    check_reachable(cluster.get_runtime_context().gcs_address)  # Ray's GCS answers as gRPC does
+
+
+def test_ctrl_c_under_ray_stops_every_shard_with_playable_outputs(tmp_path):
+    """SIGINT to the driver of `drid run --backend ray`: each running shard drains and closes its
+    sinks, the table and the summary JSON still come, exit 130."""
+    import os
+    import signal
+    import time
+
+    from drid.demos.video import default_clip
+
+    marker = tmp_path / "marker"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps({
+        "source": {"plugin": "video", "params": {"path": str(default_clip())}},
+        "detect": [{"plugin": "tests.cli.signal_plugins:Pace", "params": {"marker": str(marker), "mark_at": 20, "delay": 0.05}}],
+        "sinks": [{"plugin": "jsonl", "params": {"path": str(tmp_path / "r.jsonl")}},
+                  {"plugin": "annotated-video", "params": {"path": str(tmp_path / "r.mp4")}}],
+    }))
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "drid.cli", "run", str(cfg), "--backend", "ray", "--workers", "2", "--shard", "source.params.stride=1,2",
+                             "--summary-json", str(tmp_path / "s.json")], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(root)), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None and not marker.exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    try:
+        stdout, stderr = proc.communicate(timeout=180)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted: 2 shards" in stdout
+    shards = {s["name"]: s for s in json.loads((tmp_path / "s.json").read_text())["shards"]}
+    assert {s["status"] for s in shards.values()} <= {"interrupted", "ok"} and "interrupted" in {s["status"] for s in shards.values()}
+    for name, shard in shards.items():
+        written = shard["summary"]["frames_out"]
+        assert 0 < written and len((tmp_path / f"r-{name}.jsonl").read_text().splitlines()) == written
+        cap = cv2.VideoCapture(str(tmp_path / f"r-{name}.mp4"))
+        frames = 0
+        while cap.read()[0]:
+            frames += 1
+        assert frames == written  # closed properly: the MP4 plays

@@ -9,6 +9,7 @@ drid errors inside a shard (a corrupt file) are not retried: they are reported a
 from __future__ import annotations
 
 import copy
+import os
 import socket
 import time
 import uuid
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drid.errors import DridError
 from drid.pipeline._binding import BoundHook, bind, plugin_manager
-from drid.pipeline.backends.shards import DistributedSummary, Shard, ShardResult, run_shard
+from drid.pipeline.backends.shards import DistributedSummary, Shard, ShardResult, _signal_of, run_shard
 from drid.pipeline.config import PluginSpec
 from drid.pipeline.hookspecs import STAGES, hookimpl
 
@@ -34,31 +35,54 @@ def _ray() -> Any:
     return ray
 
 
-def check_reachable(address: str, timeout: float = 3.0) -> None:
-    """Fail fast, with one clear line, when nothing listens at a ``host:port`` or ``ray://``
-    address (``ray.init`` itself may wait a long time before giving up)."""
+#: The opening of an HTTP/2 connection and an empty SETTINGS frame: a gRPC server (Ray's GCS,
+#: the Ray client server) answers with a SETTINGS frame of its own; anything else does not.
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def check_reachable(address: str, timeout: float = 3.0, *, origin: str = "") -> None:
+    """Fail fast, with one clear line, unless a Ray cluster can answer at a ``host:port`` or
+    ``ray://`` address: a malformed address, a closed port, or a server there that does not speak
+    gRPC (what Ray's GCS and client server speak) are each refused within ``timeout`` seconds,
+    where ``ray.init`` itself retries for many minutes. ``origin`` says where the address came
+    from (``RAY_ADDRESS``) in the message."""
     if address in ("auto", "local"):
         return
+    named = f"Ray address '{address}'{f' (from {origin})' if origin else ''}"
     parsed = urlparse(address if "://" in address else f"ray://{address}")
-    host, port = parsed.hostname, parsed.port
-    if not host or not port:
-        raise DridError(f"Ray address '{address}' is not HOST:PORT (e.g. 127.0.0.1:6379, or ray://HOST:10001)")
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        host, port = parsed.hostname, parsed.port
+    except ValueError as exc:  # a port out of range, or not a number
+        raise DridError(f"{named} is not HOST:PORT: {exc}") from None
+    if not host or not port:
+        raise DridError(f"{named} is not HOST:PORT (e.g. 127.0.0.1:6379, or ray://HOST:10001)")
+    where = f"{address}{f' (from {origin})' if origin else ''}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            conn.sendall(_HTTP2_HELLO)
+            answer = conn.recv(9)
+    except TimeoutError:
+        raise DridError(f"no Ray cluster at {where}: the server there did not answer within {timeout:g} s") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise DridError(f"cannot reach a Ray cluster at {address}: {reason} (start one with 'ray start --head', or leave --address out for a local one)") from None
+        raise DridError(f"cannot reach a Ray cluster at {where}: {reason} (start one with 'ray start --head', or leave --address out for a local one)") from None
+    if len(answer) < 9 or answer[3] != 0x04:  # HTTP/2 frame header: type SETTINGS
+        raise DridError(f"no Ray cluster at {where}: the server listening there does not speak gRPC, as Ray's does (another service on that port?)")
 
 
 def connect(address: str | None = None, workers: int | None = None) -> bool:
-    """Join the cluster at ``address``, or start a local one with ``workers`` CPUs. Returns
-    whether this call started Ray (and so should shut it down)."""
+    """Join the cluster at ``address`` (or at ``RAY_ADDRESS`` when it is set), or start a local
+    one with ``workers`` CPUs. Returns whether this call started Ray (and so should shut it
+    down)."""
     ray = _ray()
     if ray.is_initialized():
         return False
+    origin = ""
+    if not address and os.environ.get("RAY_ADDRESS"):
+        address, origin = os.environ["RAY_ADDRESS"], "RAY_ADDRESS"
     if address:
-        check_reachable(address)
+        check_reachable(address, origin=origin)
         try:
             ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         except Exception as exc:
@@ -247,27 +271,10 @@ def run_on_ray(
         attempts = {s.name: 1 for s in shards}
         pending = {task.remote(data, s, where, mode, cpus_per_shard): s for s in shards}
         results: dict[str, ShardResult] = {}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            ref = done[0]
-            shard = pending.pop(ref)
-            try:
-                out = ray.get(ref)
-            except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
-                if attempts[shard.name] <= max_retries:
-                    attempts[shard.name] += 1
-                    pending[task.remote(data, shard, where, mode, cpus_per_shard)] = shard
-                    continue
-                reason = f"worker died {attempts[shard.name]} times ({type(exc).__name__})"
-                results[shard.name] = ShardResult(shard=shard, status="failed", error=reason, attempts=attempts[shard.name])
-                continue
-            except ray.exceptions.RayTaskError as exc:  # an unexpected exception inside the engine
-                cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-                results[shard.name] = ShardResult(shard=shard, status="failed", error=f"{type(cause).__name__}: {cause}", attempts=attempts[shard.name])
-                continue
-            results[shard.name] = ShardResult(
-                shard=shard, status=out["status"], summary=out["summary"], error=out["error"], attempts=attempts[shard.name], worker=out["worker"], seconds=out["seconds"]
-            )
+        try:
+            _collect(ray, task, pending, results, attempts, data, where, mode, cpus_per_shard, max_retries)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM at the driver: every shard stops the way a local run does
+            _stop_shards(ray, pending, results, attempts, _signal_of(exc))
         wall = time.perf_counter() - t0
         n_workers = int(ray.cluster_resources().get("CPU", 0) // cpus_per_shard) or 1
         actors = ray.get([h.stats.remote() for h in handles])
@@ -281,3 +288,71 @@ def run_on_ray(
             ray.kill(h)
         if started:
             ray.shutdown()
+
+
+#: Seconds the shards get, after a stop signal, to finish their frames in flight and close their
+#: outputs before the driver gives up on them (a second signal gives up at once).
+STOP_GRACE_S = 60.0
+
+
+def _stop_shards(ray: Any, pending: dict[Any, Shard], results: dict[str, ShardResult], attempts: dict[str, int], signal: str) -> None:
+    """Cancel every pending shard task without force: Ray raises ``KeyboardInterrupt`` in a
+    running one, whose pipeline then drains and closes its sinks (videos playable, JSONL whole)
+    and returns its summary as ``interrupted``; a task that had not started never runs."""
+    for ref in pending:
+        ray.cancel(ref, force=False)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for ref, shard in pending.items():
+        try:
+            out = ray.get(ref, timeout=max(0.1, deadline - time.monotonic()))
+        except KeyboardInterrupt:  # a second signal: stop waiting for any of them
+            deadline = 0.0
+            results[shard.name] = ShardResult(shard=shard, status="interrupted", error=f"abandoned at a second {signal}", attempts=attempts[shard.name])
+            continue
+        except ray.exceptions.TaskCancelledError:
+            results[shard.name] = ShardResult(shard=shard, status="not run", error=f"the run was stopped by {signal}", attempts=0)
+            continue
+        except ray.exceptions.GetTimeoutError:
+            results[shard.name] = ShardResult(shard=shard, status="interrupted", error=f"did not stop within {STOP_GRACE_S:g} s of {signal}", attempts=attempts[shard.name])
+            continue
+        except Exception as exc:  # the worker died on its way out
+            results[shard.name] = ShardResult(shard=shard, status="interrupted", error=f"{type(exc).__name__} while stopping", attempts=attempts[shard.name])
+            continue
+        if out["status"] == "interrupted" or (out["status"] == "ok" and out["summary"].get("interrupted")):
+            results[shard.name] = ShardResult(shard=shard, status="interrupted", summary={**out["summary"], "signal": signal}, error=f"stopped by {signal}",
+                                              attempts=attempts[shard.name], worker=out["worker"], seconds=out["seconds"])
+        else:  # it ended (done or failed) before the cancel reached it
+            results[shard.name] = ShardResult(shard=shard, status=out["status"], summary=out["summary"], error=out["error"],
+                                              attempts=attempts[shard.name], worker=out["worker"], seconds=out["seconds"])
+    for shard in pending.values():
+        results.setdefault(shard.name, ShardResult(shard=shard, status="not run", error=f"the run was stopped by {signal}", attempts=0))
+    pending.clear()
+
+
+def _collect(ray: Any, task: Any, pending: dict[Any, Shard], results: dict[str, ShardResult], attempts: dict[str, int],
+             data: dict[str, Any], where: str, mode: str | None, cpus_per_shard: float, max_retries: int) -> None:
+    """Wait for the shard tasks, retrying those whose worker died, until none is pending."""
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        ref = done[0]
+        shard = pending[ref]  # still pending until its result is in: a stop signal then stops it too
+        try:
+            out = ray.get(ref)
+        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
+            del pending[ref]
+            if attempts[shard.name] <= max_retries:
+                attempts[shard.name] += 1
+                pending[task.remote(data, shard, where, mode, cpus_per_shard)] = shard
+                continue
+            reason = f"worker died {attempts[shard.name]} times ({type(exc).__name__})"
+            results[shard.name] = ShardResult(shard=shard, status="failed", error=reason, attempts=attempts[shard.name])
+            continue
+        except ray.exceptions.RayTaskError as exc:  # an unexpected exception inside the engine
+            del pending[ref]
+            cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+            results[shard.name] = ShardResult(shard=shard, status="failed", error=f"{type(cause).__name__}: {cause}", attempts=attempts[shard.name])
+            continue
+        del pending[ref]
+        results[shard.name] = ShardResult(
+            shard=shard, status=out["status"], summary=out["summary"], error=out["error"], attempts=attempts[shard.name], worker=out["worker"], seconds=out["seconds"]
+        )
