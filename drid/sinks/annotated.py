@@ -74,6 +74,10 @@ class AnnotatedVideoSink(Plugin):
         path: str = Field(description="output video file (.mp4 or .avi); folders are created")
         fps: float | None = Field(default=None, gt=0, le=1000, description="frame rate (default: from the frames' timestamps, else 25)")
         codec: str = Field(default="mp4v", min_length=4, max_length=4, description="FourCC of the codec (mp4v plays back with OpenCV everywhere)")
+        segment_seconds: float | None = Field(
+            default=None, gt=0, le=86_400,
+            description="write the video as closed pieces of this many seconds (PATH-0000.mp4, PATH-0001.mp4, …): after a SIGKILL every piece but the last plays; default one file",
+        )
 
         @field_validator("codec")
         @classmethod
@@ -100,6 +104,9 @@ class AnnotatedVideoSink(Plugin):
         self._pending: tuple[np.ndarray, float] | None = None
         self.frames_written = 0
         self.frames_without_image = 0
+        #: The video files written (one, or one per segment), in order.
+        self.files: list[Path] = []
+        self._fps = 25.0
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
@@ -118,6 +125,7 @@ class AnnotatedVideoSink(Plugin):
         self.annotator.reset()
         self._writer, self._size, self._pending = None, None, None
         self.frames_written = self.frames_without_image = 0
+        self.files = []
 
     def _probe(self, size: tuple[int, int]) -> bool:
         """Whether a writer of this codec, container and frame size opens (a throw-away file)."""
@@ -131,9 +139,11 @@ class AnnotatedVideoSink(Plugin):
         return bool(ok)
 
     def _open(self, size: tuple[int, int], fps: float) -> cv2.VideoWriter:
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self.params.codec), fps, size)
+        target = self.path if self.params.segment_seconds is None else self.path.with_name(f"{self.path.stem}-{len(self.files):04d}{self.path.suffix}")
+        writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*self.params.codec), fps, size)
         if not writer.isOpened():
-            raise DridError(f"annotated-video: cannot write '{self.path}' with codec '{self.params.codec}' at {size[0]}x{size[1]}")
+            raise DridError(f"annotated-video: cannot write '{target}' with codec '{self.params.codec}' at {size[0]}x{size[1]}")
+        self.files.append(target)
         return writer
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
@@ -149,7 +159,11 @@ class AnnotatedVideoSink(Plugin):
         return canvas
 
     def _emit(self, image: np.ndarray) -> None:
-        assert self._writer is not None
+        assert self._writer is not None and self._size is not None
+        segment = self.params.segment_seconds
+        if segment is not None and self.frames_written and self.frames_written % max(1, round(segment * self._fps)) == 0:
+            self._writer.release()  # this piece is complete and playable from now on
+            self._writer = self._open(self._size, self._fps)
         self._writer.write(self._fit(image))
         self.frames_written += 1
 
@@ -180,6 +194,7 @@ class AnnotatedVideoSink(Plugin):
 
     def _start_writer(self, first: np.ndarray, fps: float) -> None:
         self._size = _writer_size(first)
+        self._fps = fps
         self._writer = self._open(self._size, fps)
 
     @hookimpl

@@ -131,3 +131,31 @@ def test_a_double_ctrl_c_abandons_a_hung_plugin_and_still_reports(tmp_path):
     assert summary["frames_read"] == summary["frames_out"] + sum(summary["drops"].values())
     assert "abandoning" in stderr and f"dropped {abandoned}: abandoned at the second interrupt" in stdout
     assert video_frames(tmp_path / "bikes.mp4") == 30
+
+
+def test_what_survives_a_sigkill(tmp_path):
+    """SIGKILL cannot be caught: the JSONL keeps every line it flushed, each one whole; a single
+    MP4 has no moov atom and does not open; with ``segment_seconds`` every closed piece plays.
+    docs/robustness.md states these."""
+    extra = f"  - {{plugin: annotated-video, params: {{path: '{tmp_path / 'piece.mp4'}', segment_seconds: 1}}}}\n"
+    cfg = write_config(tmp_path, sinks=extra, pace={"mark_at": 40})
+    proc = start(cfg)
+    wait_for(tmp_path / "marker", proc)  # frame 40: the first one-second piece (25 frames) is closed
+    proc.kill()
+    finish(proc)
+    assert proc.returncode == -signal.SIGKILL
+    rows = [json.loads(line) for line in (tmp_path / "bikes.jsonl").read_text().splitlines()]  # every line parses
+    assert len(rows) >= 40 and [r["frame"]["index"] for r in rows] == list(range(len(rows)))
+    assert video_frames(tmp_path / "bikes.mp4") == 0  # one MP4, killed: unplayable
+    assert video_frames(tmp_path / "piece-0000.mp4") == 25  # the closed piece plays whole
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_segments_of_a_whole_run_add_up_to_the_clip(tmp_path):
+    extra = f"  - {{plugin: annotated-video, params: {{path: '{tmp_path / 'piece.mp4'}', segment_seconds: 4}}}}\n"
+    cfg = write_config(tmp_path, sinks=extra, pace={"mark_at": 1000})
+    proc = start(cfg)
+    finish(proc)
+    assert proc.returncode == 0
+    pieces = sorted(tmp_path.glob("piece-*.mp4"))
+    assert [video_frames(p) for p in pieces] == [100, 100, 50]  # 250 frames at 25 fps in 4 s pieces
