@@ -279,6 +279,25 @@ def tflite_from(model, path: Path, *, named: bool, float_input: bool) -> Path:
     return path
 
 
+def tflite_yolo_from(model, path: Path) -> Path:
+    """``model`` as a TFLite YOLOv8-style head: one (1, 4 + C, K) tensor, boxes in fractions of the
+    input (what Ultralytics' TFLite exports write), float input in [0, 1]."""
+    import keras
+    import tensorflow as tf
+
+    def detect(image):
+        raw = tf.sigmoid(model(image * 255.0, training=False)[0])  # (K, 4 + C)
+        head = tf.concat([raw[:, :2], raw[:, 2:4] * 0.5, raw[:, 4:]], axis=1)
+        return {"output0": tf.transpose(head)[None]}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", detect, input_signature=[tf.TensorSpec([1, INPUT[1], INPUT[0], 3], tf.float32, name="image")])
+    archive.write_out(str(path.with_suffix(".savedmodel")), verbose=False)
+    path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(path.with_suffix(".savedmodel"))).convert())
+    return path
+
+
 class KerasTestBackend:
     """The reference: the Keras model itself behind the backend protocol (what a format backend
     for ``.keras`` does), with the numpy post-processing above."""
@@ -304,7 +323,8 @@ def converted(tmp_path_factory):
     model.save(folder / "tiny.keras")
     register_backend("test_keras", (".keras",), KerasTestBackend, claims=lambda p: False)  # only when asked by name
     yield {"model": model, "keras": folder / "tiny.keras", "named": tflite_from(model, folder / "named.tflite", named=True, float_input=False),
-           "positional": tflite_from(model, folder / "positional.tflite", named=False, float_input=True)}
+           "positional": tflite_from(model, folder / "positional.tflite", named=False, float_input=True),
+           "yolo": tflite_yolo_from(model, folder / "yolo.tflite")}
     _REGISTRY.pop("test_keras", None)
 
 
@@ -314,6 +334,9 @@ def test_tflite_decodes_exactly_what_the_keras_model_computes(converted):
         detector = ExportedDetector(model=str(converted[kind]), labels="coco", score_threshold=0.0, iou_threshold=1.0)
         found = detector.detect_many([Frame(index=i, image=f) for i, f in enumerate(frames)])
         assert detector.backend.letterbox is False  # post-processed outputs without drid metadata: stretched (TF-OD)
+        default = ExportedDetector(model=str(converted[kind]))
+        default.load()
+        assert default.label_map.source == "coco91"  # TF-OD models number COCO by category id
         for image, dets in zip(frames, found, strict=True):
             fitted, _ = stretch(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), INPUT)
             boxes, scores, classes = postprocess_np(converted["model"].predict(fitted[None].astype(np.float32), verbose=0)[0])
@@ -325,6 +348,24 @@ def test_tflite_decodes_exactly_what_the_keras_model_computes(converted):
             assert np.allclose([d.box.as_xyxy() for d in dets], wanted, atol=0.05)
             assert np.allclose([d.score for d in dets], scores[order][: len(dets)], atol=1e-4)
             assert [d.label for d in dets] == [COCO80[c] for c in classes[order]][: len(dets)]
+
+
+def test_a_tflite_yolo_head_is_letterboxed_and_decoded_from_fractions(converted):
+    detector = ExportedDetector(model=str(converted["yolo"]), score_threshold=0.0, iou_threshold=1.0)
+    image = carphone_frame()
+    dets = detector.drid_detect(Frame(index=0, image=image))
+    assert detector.backend.layout == "yolov8" and detector.backend.letterbox is True and detector.backend.normalize == "unit"
+    assert detector.label_map.source == "coco"  # a YOLO head counts COCO's 80 classes, not the TF-OD ids
+    fitted, _ = letterbox(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), INPUT)
+    raw = 1 / (1 + np.exp(-converted["model"].predict(fitted[None].astype(np.float32), verbose=0)[0].astype(np.float64)))
+    cx, cy, w, h = raw[:, 0] * INPUT[0], raw[:, 1] * INPUT[1], raw[:, 2] * 0.5 * INPUT[0], raw[:, 3] * 0.5 * INPUT[1]
+    scores = raw[:, 4:].max(1)
+    order = np.argsort(-scores, kind="stable")
+    want = [expected_in_frame((cx[i] - w[i] / 2, cy[i] - h[i] / 2, cx[i] + w[i] / 2, cy[i] + h[i] / 2), (176, 144)) for i in order]
+    want = [b for b in want if b[2] > b[0] and b[3] > b[1]]
+    assert len(dets) == len(want) >= K_BOXES - 2
+    assert np.allclose([d.box.as_xyxy() for d in dets], want, atol=0.05)
+    assert [d.label for d in dets][: len(want)] == [COCO80[c] for c in raw[:, 4:].argmax(1)[order]][: len(dets)]
 
 
 def test_tflite_and_its_keras_model_give_the_same_detections_through_the_plugin(converted):

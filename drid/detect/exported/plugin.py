@@ -69,7 +69,7 @@ class ExportedDetector(Plugin):
         iou_threshold: float = Field(default=0.45, gt=0.0, le=1.0, description="IoU above which a box of the same class is suppressed by a better one")
         class_agnostic: bool = Field(default=False, description="suppress overlapping boxes across classes too")
         classes: list[str | int] | None = Field(default=None, description="keep only these classes, by name or id (default: all)")
-        labels: Annotated[str, InputPath(names=True)] | list[str] | None = Field(default=None, description="label map: coco (80, YOLO order), coco91 (TF-OD ids), a list of names, or a .txt/.pbtxt file (default: the model's own, else coco for ONNX, coco91 for TFLite)")
+        labels: Annotated[str, InputPath(names=True)] | list[str] | None = Field(default=None, description="label map: coco (80, YOLO order), coco91 (TF-OD ids), a list of names, or a .txt/.pbtxt file (default: the model's own, else coco91 for TFLite post-processed outputs, coco otherwise)")
         label_offset: int | None = Field(default=None, ge=-1, le=1000, description="entries of the label map before class 0 (default: 1 after a background line / for .pbtxt, else 0)")
         max_detections: int = Field(default=100, ge=1, le=10000, description="most detections per frame, best first")
         batch_size: int = Field(default=8, ge=1, le=256, description="frames per model call")
@@ -159,8 +159,9 @@ class ExportedDetector(Plugin):
         own = getattr(backend, "labels", None)
         if own:
             return LabelMap({i: n for i, n in enumerate(own) if n and n.strip() not in ("???", "background")}, f"the labels of {self.path.name}")
-        fmt = p.format if p.format != "auto" else (resolve_format(self.path).name if self.path.suffix else "keras")
-        return load_labels("coco91" if fmt == "tflite" else "coco")
+        # TF Object Detection API models (post-processed TFLite outputs) number COCO by its category
+        # ids; YOLO exports, in any format, by the 80 contiguous classes.
+        return load_labels("coco91" if getattr(backend, "layout", None) == "postprocessed" else "coco")
 
     def _class_ids(self, label_map: LabelMap) -> set[int] | None:
         if not self.params.classes:
