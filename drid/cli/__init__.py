@@ -104,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The ``drid`` command. ``argv`` defaults to the process's arguments; given explicitly (a
     caller in Python, a test), the process's file descriptors are left alone."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not _take_verbose(args_list):
+    if _take_verbose(args_list):
+        os.environ["DRID_VERBOSE"] = "1"  # for code that configures a library later (the Ray backend's ray.init)
+    else:
         quiet_libraries(native=argv is None)
     parser = build_parser()
     args = parser.parse_args(args_list)

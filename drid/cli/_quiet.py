@@ -13,7 +13,8 @@ switch before it is initialised), so by default the command:
 * turns the libraries' Python loggers down to errors and ignores Python warnings not raised by drid;
 * points Python's fault handler at the real standard error, so a crash in native code is not silent.
 
-``drid --verbose …`` (anywhere on the command line) leaves all of it alone.
+``drid --verbose …`` (anywhere on the command line) leaves all of it alone and sets
+``DRID_VERBOSE=1`` for code that configures a library later (the Ray backend's ``ray.init``).
 """
 
 from __future__ import annotations
