@@ -7,7 +7,7 @@ linearly in between, then draw the interpolated boxes on frames and look at them
     python scripts/annotate_tracks.py grid VIDEO FRAME [FRAME...] --out /tmp/grid [--scale 2] [--crop x1,y1,x2,y2]
     python scripts/annotate_tracks.py check GROUNDTRUTH --clip NAME --every 3 --out /tmp/check.png
 
-``grid`` writes each frame with lines every 10 px (labelled every 50) so coordinates can be read
+``grid`` writes each frame with lines every 10 px (``--step``; labelled every 5th line) so coordinates can be read
 off the picture; ``check`` writes a contact sheet of the clip's frames with the ground truth drawn
 (colour by identity, dashed grey for ignored boxes) and the frame number.
 """
@@ -34,20 +34,20 @@ def read_frame(video: str, number: int) -> np.ndarray:
     return image
 
 
-def with_grid(image: np.ndarray, scale: float, crop: tuple[int, int, int, int] | None) -> np.ndarray:
+def with_grid(image: np.ndarray, scale: float, crop: tuple[int, int, int, int] | None, step: int = 10) -> np.ndarray:
     x0, y0 = 0, 0
     if crop is not None:
         x0, y0, x1, y1 = crop
         image = image[y0:y1, x0:x1]
     big = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     h, w = image.shape[:2]
-    for x in range((x0 // 10 + 1) * 10 - x0 if x0 % 10 else 0, w, 10):
-        major = (x + x0) % 50 == 0
+    for x in range((x0 // step + 1) * step - x0 if x0 % step else 0, w, step):
+        major = (x + x0) % (5 * step) == 0
         cv2.line(big, (int(x * scale), 0), (int(x * scale), big.shape[0]), (0, 255, 255) if major else (0, 160, 160), 1)
         if major:
             cv2.putText(big, str(x + x0), (int(x * scale) + 2, 12), 0, 0.4, (0, 255, 255), 1)
-    for y in range((y0 // 10 + 1) * 10 - y0 if y0 % 10 else 0, h, 10):
-        major = (y + y0) % 50 == 0
+    for y in range((y0 // step + 1) * step - y0 if y0 % step else 0, h, step):
+        major = (y + y0) % (5 * step) == 0
         cv2.line(big, (0, int(y * scale)), (big.shape[1], int(y * scale)), (255, 0, 255) if major else (160, 0, 160), 1)
         if major:
             cv2.putText(big, str(y + y0), (2, int(y * scale) - 2), 0, 0.4, (255, 0, 255), 1)
@@ -100,6 +100,7 @@ def main() -> None:
     g.add_argument("--out", default="/tmp/grid")
     g.add_argument("--scale", type=float, default=1.0)
     g.add_argument("--crop", help="x1,y1,x2,y2 of the region to show")
+    g.add_argument("--step", type=int, default=10, help="grid spacing in frame pixels (labels every 5 lines)")
     c = sub.add_parser("check", help="a contact sheet of the clip with its ground truth drawn")
     c.add_argument("groundtruth")
     c.add_argument("--clip", required=True)
@@ -114,7 +115,7 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         crop = tuple(int(v) for v in args.crop.split(",")) if args.crop else None
         for number in args.frames:
-            cv2.imwrite(str(out / f"{number:05d}.png"), with_grid(read_frame(args.video, number), args.scale, crop))  # type: ignore[arg-type]
+            cv2.imwrite(str(out / f"{number:05d}.png"), with_grid(read_frame(args.video, number), args.scale, crop, args.step))  # type: ignore[arg-type]
         print(f"wrote {len(args.frames)} frame(s) to {out}")
     else:
         cv2.imwrite(args.out, check_sheet(args.groundtruth, args.clip, args.every, args.width, args.frames, args.columns))

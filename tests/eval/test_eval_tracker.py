@@ -19,8 +19,10 @@ PACKAGED = "tracks-packaged"
 
 def test_the_bundled_tracking_ground_truth_loads_and_its_videos_are_installed():
     gt, base = load_groundtruth(bundled_groundtruth(PACKAGED))
-    (clip,) = gt.tracking_clips()
-    assert clip.title == "bikes-street" and resolve_image(clip.video, base) is not None
+    clips = gt.tracking_clips()
+    assert [c.title for c in clips] == ["bikes-street", "bigbuckbunny"]
+    assert all(resolve_image(c.video, base) is not None for c in clips)
+    clip = clips[0]
     truth = clip.truth
     assert len(clip.frames) == 50 and set(truth.frame.tolist()) <= set(clip.frames.tolist())
     scored = truth.select(~truth.ignore)
@@ -31,7 +33,7 @@ def test_the_bundled_tracking_ground_truth_loads_and_its_videos_are_installed():
 
 @pytest.mark.parametrize("algorithm", ["bytetrack", "sort"])
 def test_a_tracker_on_the_street_clip_is_scored_as_its_written_tracks_are(algorithm, tmp_path):
-    report = evaluate_tracker(None, bundled_groundtruth(PACKAGED), settings=[("algorithm", algorithm)], write_mot_dir=tmp_path)
+    report = evaluate_tracker(None, bundled_groundtruth(PACKAGED), settings=[("algorithm", algorithm)], write_mot_dir=tmp_path, clips=["bikes-street"])
     (result,) = report.clips
     m = result.metrics
     assert m is not None and report.total is not None
@@ -52,21 +54,22 @@ def test_the_command_prints_a_table_or_json_and_names_bad_input(tmp_path, capsys
     assert main(["eval", "tracker", "packaged", "--algorithm", "sort", "--write-mot", str(tmp_path / "mot"),
                  "--show", str(tmp_path / "show"), "--show-every", "10"]) == 0
     out = capsys.readouterr().out
-    assert "bikes-street" in out and "MOTA" in out and "HOTA" in out and "IDsw" in out
-    assert sorted(p.name for p in (tmp_path / "mot").iterdir()) == ["bikes-street.gt.txt", "bikes-street.txt"]
-    assert len(list((tmp_path / "show").glob("bikes-street_*.png"))) == 5
-    assert main(["eval", "tracker", "packaged", "--json", "--set", "lost_s=0.5", "--set", "motion.min_area=600"]) == 0
+    assert "bikes-street" in out and "bigbuckbunny" in out and "\nall " in out  # a row per clip and their total
+    assert "MOTA" in out and "HOTA" in out and "IDsw" in out
+    assert sorted(p.name for p in (tmp_path / "mot").iterdir()) == ["bigbuckbunny.gt.txt", "bigbuckbunny.txt", "bikes-street.gt.txt", "bikes-street.txt"]
+    assert len(list((tmp_path / "show").glob("bikes-street_*.png"))) == 5 and len(list((tmp_path / "show").glob("bigbuckbunny_*.png"))) == 14
+    assert main(["eval", "tracker", "packaged", "--clip", "bikes-street", "--json", "--set", "lost_s=0.5", "--set", "motion.min_area=600"]) == 0
     data = json.loads(capsys.readouterr().out)
     (clip,) = data["clips"]
     assert clip["clip"] == "bikes-street" and clip["detect"][0]["params"]["min_area"] == 600 and clip["detect"][1]["params"] == {"lost_s": 0.5}
     assert set(clip["metrics"]) >= {"mota", "motp", "idf1", "idp", "idr", "id_switches", "fragmentations", "hota", "deta", "assa", "loca"}
     assert main(["eval", "tracker", "packaged", "--iou", "1.5"]) == 2
     assert "--iou must be in (0, 1]" in capsys.readouterr().err
-    assert main(["eval", "tracker", "packaged", "--set", "hog.scale=2"]) == 2
+    assert main(["eval", "tracker", "packaged", "--clip", "bikes-street", "--set", "hog.scale=2"]) == 2
     assert "no plugin 'hog' in the detect stage (motion, track)" in capsys.readouterr().err
-    assert main(["eval", "tracker", "packaged", "--algorithm", "kalman"]) == 2
+    assert main(["eval", "tracker", "packaged", "--clip", "bikes-street", "--algorithm", "kalman"]) == 2
     assert "algorithm" in capsys.readouterr().err
-    assert main(["eval", "tracker", "packaged", "--tracker", "my-tracker"]) == 2  # a third-party tracker, not installed here
+    assert main(["eval", "tracker", "packaged", "--clip", "bikes-street", "--tracker", "my-tracker"]) == 2  # a third-party tracker, not installed here
     assert "clip 'bikes-street': detect[1].plugin: unknown plugin 'my-tracker'" in capsys.readouterr().err
     assert main(["eval", "tracker", "packaged", "--clip", "bikes-stret"]) == 2
     assert "no clip 'bikes-stret' (did you mean 'bikes-street'?)" in capsys.readouterr().err
@@ -78,9 +81,9 @@ def test_motchallenge_files_are_ground_truth_and_results_too(tmp_path, capsys):
     """What --write-mot writes scores the same read back: as a result folder against drid's
     ground truth, and as a MOTChallenge gt.txt with its result file, without running anything."""
     mot = tmp_path / "mot"
-    assert main(["eval", "tracker", "packaged", "-a", "sort", "--json", "--write-mot", str(mot)]) == 0
+    assert main(["eval", "tracker", "packaged", "--clip", "bikes-street", "-a", "sort", "--json", "--write-mot", str(mot)]) == 0
     ran = json.loads(capsys.readouterr().out)["clips"][0]["metrics"]
-    assert main(["eval", "tracker", "packaged", "--result", str(mot), "--json"]) == 0
+    assert main(["eval", "tracker", "packaged", "--clip", "bikes-street", "--result", str(mot), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["clips"][0]["metrics"] == ran
     gt = mot / "bikes-street.gt.txt"
     assert main(["eval", "tracker", str(gt), "--result", str(mot / "bikes-street.txt"), "--json"]) == 0
@@ -94,7 +97,7 @@ def test_motchallenge_files_are_ground_truth_and_results_too(tmp_path, capsys):
     assert "needs --video (to run a tracker) or --result (to score one)" in capsys.readouterr().err
     assert main(["eval", "tracker", "packaged", "--video", str(video)]) == 2
     assert "apply to MOTChallenge ground truth" in capsys.readouterr().err
-    assert main(["eval", "tracker", "packaged", "--result", str(tmp_path)]) == 2
+    assert main(["eval", "tracker", "packaged", "--clip", "bikes-street", "--result", str(tmp_path)]) == 2
     assert "no result file 'bikes-street.txt' in the folder" in capsys.readouterr().err
 
 
@@ -104,7 +107,7 @@ def test_a_pipeline_config_gives_the_detect_stage(tmp_path):
                       "detect:\n  - {plugin: motion, params: {min_area: 800, merge_gap: 20, detect_shadows: false, var_threshold: 12, history: 50, kernel: 7, warmup: 3}}\n"
                       "  - {plugin: track, params: {algorithm: sort}}\n"
                       "sinks: [{plugin: jsonl, params: {path: out.jsonl}}]\n")
-    report = evaluate_tracker(config, bundled_groundtruth(PACKAGED))
+    report = evaluate_tracker(config, bundled_groundtruth(PACKAGED), clips=["bikes-street"])
     assert [s["plugin"] for s in report.clips[0].detect] == ["motion", "track"]  # its own tracker kept, the sinks not run
     assert not (tmp_path / "out.jsonl").exists()
     assert report.tracker == "track(sort)"
