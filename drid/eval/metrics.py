@@ -152,7 +152,7 @@ def line_distance(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], sa
     return float(np.mean(np.abs(x_at(pa, ys) - x_at(pb, ys))))
 
 
-def match_thresholds(det_boxes: np.ndarray, det_scores: Sequence[float], gt_boxes: np.ndarray, gt_ignore: Sequence[bool] = (),
+def match_thresholds(det_boxes: np.ndarray, det_scores: Sequence[float] | np.ndarray, gt_boxes: np.ndarray, gt_ignore: Sequence[bool] | np.ndarray = (),
                      thresholds: Sequence[float] | np.ndarray = COCO_IOU_THRESHOLDS) -> np.ndarray:
     """``match_boxes`` at every IoU threshold at once: a ``T×N`` int8 array of outcomes per
     threshold and detection (``1`` true positive, ``0`` false positive, ``-1`` ignored). The
