@@ -300,6 +300,7 @@ def test_a_call_past_its_timeout_is_a_fault_under_the_entry_policy(mode, tmp_pat
         summary = pipe.run()
     finally:
         stall.release.set()
+        _join_timed_calls()
     assert summary.error is None and summary.frames_read == 5 and summary.frames_out == 2
     assert summary.drops == {"skipped by policy: detect/stall raised TimeoutError": 3} and summary.balanced
     assert [row["frame"]["index"] for row in lines(tmp_path / "r.jsonl")] == [0, 1]
@@ -315,6 +316,7 @@ def test_a_timeout_under_fail_stops_the_run_naming_plugin_frame_and_config_place
             pipe.run()
     finally:
         stall.release.set()
+        _join_timed_calls()
     assert pipe.summary.frames_out == 2 and pipe.summary.balanced
 
 
@@ -336,7 +338,47 @@ def _registry(stall: Stall):
     return registry
 
 
+class StuckSource:
+    """A live source whose first frame never comes (until the test releases it)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    @hookimpl
+    def drid_frames(self):
+        def frames():
+            self.release.wait(60)
+            yield Frame(index=0)
+
+        return frames()
+
+
 def test_a_source_timeout_bounds_the_wait_for_a_frame():
-    pipe = Pipeline(source={"plugin": "drid.testing:SyntheticSource", "params": {"n": 3, "delay": 60}, "timeout": 0.3})
-    with pytest.raises(SourceError, match=r"source 'drid.testing:SyntheticSource' failed after 0 frames: TimeoutError: did not return within its timeout of 0.3 s"):
-        pipe.run()
+    stuck = StuckSource()
+
+    class This(StuckSource):
+        def __new__(cls, **params):
+            return stuck
+
+    from drid.pipeline.registry import Registry
+
+    registry = Registry()
+    registry.add("stuck", This)
+    pipe = Pipeline(source={"plugin": "stuck", "timeout": 0.3}, registry=registry)
+    try:
+        with pytest.raises(SourceError, match=r"source 'stuck' failed after 0 frames: TimeoutError: did not return within its timeout of 0.3 s"):
+            pipe.run()
+    finally:
+        stuck.release.set()
+        _join_timed_calls()
+
+
+def _join_timed_calls() -> None:
+    """Let the released calls end, so that no thread of this test outlives it."""
+    import threading
+
+    for t in threading.enumerate():
+        if t.name == "drid-timed-call":
+            t.join(timeout=10)
