@@ -24,6 +24,19 @@ def cli(capsys, *args):
     return code, out, err
 
 
+def _images_path_is_an_input_path() -> bool:
+    from drid.pipeline.params import InputPath
+    from drid.sources.files import ImageSource
+
+    return any(isinstance(m, InputPath) for m in ImageSource.Params.model_fields["path"].metadata)
+
+
+# A missing input is a config error naming file and key once the images source declares its path
+# an InputPath (hardening-config's request 1 to the sources' owner); a run-time error before.
+MISSING_IMAGE = (2, "drid: error: {config}: source.params.path: plugin 'images': Value error, no such file or folder: '/no/such.png' "
+                    "(got '/no/such.png')") if _images_path_is_an_input_path() else (1, "drid: error: images: file not found: '/no/such.png'")
+
+
 @pytest.fixture
 def config(tmp_path, sample_photos):
     p = tmp_path / "photos.yaml"
@@ -53,7 +66,7 @@ def test_run_options(capsys, config, tmp_path):
     [
         (["run", "missing.yaml"], 2, "drid: error: missing.yaml: config file not found"),
         (["run", "{config}", "--set", "source.plugin=imagez"], 2, "drid: error: {config}: source.plugin: unknown plugin 'imagez' (did you mean 'images'?)"),
-        (["run", "{config}", "--set", "source.params.path=/no/such.png"], 1, "drid: error: images: file not found: '/no/such.png'"),
+        (["run", "{config}", "--set", "source.params.path=/no/such.png"], *MISSING_IMAGE),
         (["schema", "Detecton"], 2, "drid: error: schema: unknown message 'Detecton' (did you mean 'Detection' or 'Decision'?)"),
         (["plugins", "jsnol"], 2, "drid: error: plugins: unknown plugin 'jsnol' (did you mean 'jsonl'?)"),
     ],

@@ -18,6 +18,8 @@ import pytest
 from conftest import ROOT
 
 from drid.decide.rl.common import read_checkpoint, write_checkpoint
+from drid.pipeline.params import InputPath
+from drid.sources.files import ImageSource
 from drid.sources.media import package_file
 
 pytestmark = pytest.mark.slow  # ~50 child processes, two of which load TensorFlow
@@ -115,7 +117,7 @@ CASES: list[tuple[list[str], int]] = [
     (["train", "policy", "--env", "CartPole-v1", "--resume", str(POLICY), "--algo", "dqn"], 2),
     (["eval", "detector", "groundtruth.json", "--detector", "cascadee"], 2),
     # media, models and checkpoints (data)
-    (["run", "missing-image.yaml"], 1),
+    (["run", "missing-image.yaml"], 2 if any(isinstance(m, InputPath) for m in ImageSource.Params.model_fields["path"].metadata) else 1),
     (["run", "truncated-video.yaml"], 1),
     (["run", "bad-model.yaml"], 1),
     (["run", "tf-then-error.yaml"], 1),
