@@ -162,3 +162,16 @@ def test_every_example_the_help_and_the_docs_name_exists(capsys):
     assert any(where == "drid --help" for where, _ in named)
     missing = sorted(f"{where}: {path}" for where, path in named if not (ROOT / path).is_file())
     assert not missing, missing
+
+
+def test_plugins_say_which_parameters_are_paths_read_from_the_config_folder(capsys):
+    code, out, _ = cli(capsys, "plugins", "keras-classifier")
+    assert code == 0
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines()[1:]}
+    assert "a path read from the config's folder" in lines["model"] and "a path read from the config's folder" in lines["labels"]
+    assert "path" not in lines["top_k"]
+    code, out, _ = cli(capsys, "plugins", "--json")
+    flagged = {(row["name"], p["name"]) for row in json.loads(out) for p in row["parameters"] if p["input_path"]}
+    assert {("keras-classifier", "model"), ("ppo", "policy"), ("dqn", "policy")} <= flagged
+    assert not any(plugin == "jsonl" for plugin, _ in flagged)  # outputs stay relative to the working directory
+    assert all("Annotated" not in p["type"] for row in json.loads(out) for p in row["parameters"])
