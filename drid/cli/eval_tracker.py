@@ -20,13 +20,14 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "tracker",
         help="MOTA, IDF1, HOTA and ID switches of a tracker against tracking ground truth",
-        description="Run a detect stage ending in a tracker over the clips of a tracking ground-truth file and score the "
-                    "tracks: CLEAR MOT (MOTA, MOTP, ID switches, fragmentations, MT/PT/ML), identity (IDF1, IDP, IDR) and "
-                    "HOTA (DetA, AssA, LocA). GROUNDTRUTH is a file in drid's format (with 'clips', or frames with track_id: "
-                    "see drid.eval.groundtruth), a MOTChallenge gt.txt (with --video, or --result), or a bundled one: 'packaged' "
-                    "(clips that installed packages ship) or 'shared' (clips of ../shared/data, skipped where absent). Each clip of "
-                    "drid's format names the detectors suited to it; --config replaces them with a pipeline config's detect stage. "
-                    "--result scores MOTChallenge result files instead of running a tracker.",
+        description="Run a detect stage ending in a tracker over the clips of a tracking ground truth and score the tracks:\n"
+                    "CLEAR MOT (MOTA, MOTP, ID switches, fragmentations, MT/PT/ML), identity (IDF1, IDP, IDR) and HOTA\n"
+                    "(DetA, AssA, LocA).\n\n"
+                    "GROUNDTRUTH is a file in drid's format ('clips', or frames with track_id: see drid.eval.groundtruth),\n"
+                    "a MOTChallenge gt.txt (with --video to run a tracker, or --result), or a bundled one: 'packaged'\n"
+                    "(clips that installed packages ship) or 'shared' (clips of ../shared/data, skipped where absent).\n"
+                    "Each clip of drid's format names the detectors suited to it; --config uses a pipeline config's detect\n"
+                    "stage instead. --result scores MOTChallenge result files instead of running a tracker.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  drid eval tracker packaged --algorithm bytetrack\n"
                "  drid eval tracker shared --algorithm sort --set lost_s=2 --json\n"
