@@ -368,6 +368,37 @@ def test_a_tflite_yolo_head_is_letterboxed_and_decoded_from_fractions(converted)
     assert [d.label for d in dets][: len(want)] == [COCO80[c] for c in raw[:, 4:].argmax(1)[order]][: len(dets)]
 
 
+def test_an_int8_quantized_tflite_model_gets_quantized_pixels(converted, tmp_path):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+
+    def calibration():
+        for _ in range(16):
+            yield [rng.uniform(-1, 1, (1, INPUT[1], INPUT[0], 3)).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(Path(converted["positional"]).with_suffix(".savedmodel")))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = calibration
+    converter.inference_input_type = tf.int8
+    quantized = tmp_path / "int8.tflite"
+    quantized.write_bytes(converter.convert())
+    frame = Frame(index=0, image=image_of(ASTRONAUT))
+    q = ExportedDetector(model=str(quantized), labels="coco", score_threshold=0.0, iou_threshold=1.0)
+    f = ExportedDetector(model=str(converted["positional"]), labels="coco", score_threshold=0.0, iou_threshold=1.0)
+    a, b = q.drid_detect(frame), f.drid_detect(frame)
+    assert q.backend.dtype == np.int8 and q.backend.quantization[0] == pytest.approx(1 / 127.5, rel=1e-3)  # [-1, 1] in int8
+    assert len(a) == len(b) >= K_BOXES - 2
+    # int8 weights and activations: each confident float box has its quantized twin (same class,
+    # close score, a few pixels off on a 512 px frame)
+    best = [d for d in b if d.score > 0.5]
+    assert best
+    for d in best:
+        twin = max(a, key=lambda x: x.box.iou(d.box))
+        assert twin.label == d.label and abs(twin.score - d.score) < 0.03
+        assert np.abs(np.subtract(twin.box.as_xyxy(), d.box.as_xyxy())).max() < 6.0
+
+
 def test_tflite_and_its_keras_model_give_the_same_detections_through_the_plugin(converted):
     frames = [Frame(index=0, image=image_of(ASTRONAUT)), Frame(index=1, image=carphone_frame())]
     lite = ExportedDetector(model=str(converted["named"]), labels="coco").detect_many(frames)
