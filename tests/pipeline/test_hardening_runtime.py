@@ -74,6 +74,37 @@ def test_sink_continue_writes_the_frame_to_the_other_sinks(tmp_path):
     assert any("sink 'boom' failed on frame" in n and "disk full at frame 3" in n for n in summary.notes)
 
 
+class SignalsItself:
+    """A sink that sends its own process ``signum`` while it writes frame ``at``: the signal
+    arrives between two sinks."""
+
+    drid_name = "self-signal"
+
+    def __init__(self, at: int, signum: int) -> None:
+        self.at, self.signum = at, signum
+
+    @hookimpl
+    def drid_write(self, record: FrameRecord) -> None:
+        if record.frame.index == self.at:
+            import os
+
+            os.kill(os.getpid(), self.signum)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "concurrent"])
+def test_a_signal_between_two_sinks_waits_until_the_frame_is_in_both(tmp_path, mode):
+    import signal
+
+    out = tmp_path / "r.jsonl"
+    pipe = Pipeline(source=("video", SHOT), sinks=[SignalsItself(5, signal.SIGINT), ("jsonl", {"path": str(out)})], mode=mode)
+    summary = pipe.run()
+    assert summary.interrupted and summary.signal == "SIGINT"
+    written = summary.frames_out
+    assert written >= 6 and len(lines(out)) == written  # frame 5 reached the second sink too
+    assert summary.sink_counts() == {"self-signal": {"written": written, "failed": 0}, "jsonl": {"written": written, "failed": 0}}
+    assert summary.balanced
+
+
 # -- item 7: a source that produces nothing is an error ---------------------------------------------
 def test_a_video_without_a_decodable_frame_is_a_source_error(tmp_path):
     clip = tmp_path / "clip.mkv"
