@@ -40,7 +40,7 @@ def test_a_tracker_on_the_street_clip_is_scored_as_its_written_tracks_are(algori
     assert result.detect[-1] == {"plugin": "track", "params": {"algorithm": algorithm}}  # appended to the clip's motion detector
     assert m.num_gt == 147 and m.num_frames == 50
     # the white car crossing behind the bicycle is followed under one id for a stretch
-    assert m.matches >= 10 and m.idtp >= 10 and 0 < m.idf1 < 1
+    assert m.matches >= 8 and m.idtp >= 8 and 0 < m.idf1 < 1  # 12-13 boxes with the trackers of 01:30
     assert 0 < m.hota < 1 and np.isfinite(m.mota)
     assert len(result.predicted) == m.num_pred + m.num_ignored_pred
     # the MOTChallenge files say the same: scoring them again gives the same numbers
