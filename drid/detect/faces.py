@@ -33,11 +33,13 @@ __all__ = ["LANDMARKS", "SPEEDS", "MTCNNFaces"]
 #: The five landmarks, in the order of MTCNN's output; "left"/"right" as seen in the image.
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
-#: ``speed`` → pyramid ``scale_factor``. ``balanced`` is the paper's and the package's 0.709
-#: (each level halves the area). Measured on drid's face ground truth (the packaged and shared
-#: portraits and the hand-annotated faces-video.json frames, see docs/detection.md): ``fast``
-#: (0.5) runs about twice as fast and still finds every face of 40 px and more; ``accurate``
-#: (0.8) adds levels between the balanced ones for faces that fall between them.
+#: ``speed`` → pyramid ``scale_factor``. ``balanced`` (the default) is the paper's and the
+#: package's 0.709: each level halves the area. Measured on drid's face ground truth (packaged,
+#: shared and faces-video.json; docs/detection.md has the table): balanced is the only setting
+#: that finds every face of the portraits and photographs (recall 1.0 on both); ``fast`` (0.5)
+#: runs 2-3x the frames per second and matches it on faces of 50 px and more but misplaces a
+#: 23 px face (shared recall 0.83); ``accurate`` (0.8) finds one more heavily compressed carphone
+#: face (faces-video recall 0.87 against 0.80) and misplaces the same small face.
 SPEEDS: dict[str, float] = {"fast": 0.5, "balanced": 0.709, "accurate": 0.8}
 
 #: PNet's window: the smallest image a pyramid level may have.
