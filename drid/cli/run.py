@@ -51,7 +51,7 @@ def _run_sharded(args: argparse.Namespace) -> int:
     from drid.pipeline._signals import stop_signals
     from drid.pipeline.backends import Shard, expand_shards, run_sharded
     from drid.pipeline.config import apply_overrides, read_config_file
-    from drid.pipeline.report import exit_status, write_json
+    from drid.pipeline.report import exit_status, tell_interrupt, write_json
 
     data = read_config_file(args.config)
     if not isinstance(data, dict):
@@ -66,7 +66,8 @@ def _run_sharded(args: argparse.Namespace) -> int:
         engine["max_frames"] = args.max_frames
     shards = expand_shards(args.shard) if args.shard else [Shard(name=Path(args.config).stem, overrides=())]
     with stop_signals(sigterm=True):
-        result = run_sharded(data, shards, backend=args.backend, address=args.address, workers=args.workers, mode=args.mode, where=args.config)
+        result = run_sharded(data, shards, backend=args.backend, address=args.address, workers=args.workers, mode=args.mode, where=args.config,
+                             on_interrupt=tell_interrupt)
     if not args.quiet:
         print(result.table(), file=sys.stderr if _writes_stdout(data) else sys.stdout)
     if args.summary_json:

@@ -15,7 +15,7 @@ from typing import IO, Any
 from drid.pipeline._signals import Interrupted, signal_name, stop_signals
 from drid.pipeline.stats import RunSummary
 
-__all__ = ["exit_status", "run_pipeline", "write_json"]
+__all__ = ["exit_status", "run_pipeline", "tell_interrupt", "write_json"]
 
 #: Runs expected to be shorter than this many frames get no progress bar.
 MIN_FRAMES_FOR_BAR = 30
@@ -36,7 +36,7 @@ def writes_stdout(pipe: Any) -> bool:
     return any(getattr(m.instance, "writes_stdout", False) for m in pipe.sinks)
 
 
-def _tell(summary: RunSummary, in_flight: int, abandoned: bool) -> None:
+def tell_interrupt(summary: RunSummary, in_flight: int, abandoned: bool) -> None:
     """What ``drid run`` says at a stop signal (on standard error, at once)."""
     if abandoned:
         print(f"drid: interrupted again: abandoning {in_flight} frames in flight", file=sys.stderr, flush=True)
@@ -65,7 +65,7 @@ def run_pipeline(pipe: Any, *, progress: bool = True, quiet: bool = False, summa
 
                         bar = tqdm(total=total, unit="frame", desc=pipe.name, file=sys.stderr, dynamic_ncols=True)
                     try:
-                        pipe.run(on_record=None if bar is None else (lambda _record: bar.update(1)), on_interrupt=_tell)
+                        pipe.run(on_record=None if bar is None else (lambda _record: bar.update(1)), on_interrupt=tell_interrupt)
                     finally:
                         if bar is not None:
                             bar.close()

@@ -171,7 +171,7 @@ def shard_config(data: dict[str, Any], shard: Shard) -> dict[str, Any]:
     return out
 
 
-def run_shard(data: dict[str, Any], shard: Shard, where: str = "", mode: str | None = None) -> dict[str, Any]:
+def run_shard(data: dict[str, Any], shard: Shard, where: str = "", mode: str | None = None, on_interrupt: Any = None) -> dict[str, Any]:
     """Run one shard with the local engine; what a worker returns (plain data, picklable).
 
     drid errors (a bad file in this shard, a plugin failing under ``fail``) come back as
@@ -183,7 +183,7 @@ def run_shard(data: dict[str, Any], shard: Shard, where: str = "", mode: str | N
     try:
         config = PipelineConfig.parse(shard_config(data, shard), where=f"{where} [shard {shard.name}]" if where else f"shard {shard.name}")
         pipe = Pipeline.from_config(config, mode=mode)
-        summary = pipe.run()
+        summary = pipe.run(on_interrupt=on_interrupt)
     except DridError as exc:
         return {"status": "failed", "error": str(exc), "summary": {}, "worker": worker, "seconds": time.perf_counter() - t0}
     if summary.interrupted:
@@ -203,9 +203,11 @@ def run_sharded(
     max_retries: int = 2,
     cpus_per_shard: float = 1.0,
     where: str = "",
+    on_interrupt: Any = None,
 ) -> DistributedSummary:
     """Run ``config`` once per shard on ``backend`` (``local`` or ``ray``) and collect every
-    shard's result. The config is validated once here, before any work is sent anywhere."""
+    shard's result. The config is validated once here, before any work is sent anywhere.
+    ``on_interrupt`` is handed to each local shard's ``Pipeline.run`` (``drid run`` prints a line)."""
     if isinstance(config, (str, Path)):
         where = str(config)
         data = read_config_file(config)
@@ -226,7 +228,7 @@ def run_sharded(
                 results.append(ShardResult(shard=shard, status="not run", error=f"the run was stopped by {stopped}", attempts=0))
                 continue
             try:
-                out = run_shard(data, shard, where, mode)
+                out = run_shard(data, shard, where, mode, on_interrupt)
             except KeyboardInterrupt as exc:  # between two shards' frames (building, starting, closing)
                 stopped = _signal_of(exc)
                 results.append(ShardResult(shard=shard, status="interrupted", error=f"stopped by {stopped}", summary={"signal": stopped}))
