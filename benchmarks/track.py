@@ -239,7 +239,7 @@ def interval_clip() -> None:
         if m is None:
             print("car-detection.mp4 not available")
             return
-        frames = clip.clip.frames[-1] - clip.clip.frames[0] + 1 if clip.clip.frames else 0
+        frames = int(np.max(clip.clip.frames)) - clip.clip.from_frame + 1  # the frames the pipeline ran over
         print(f"{n:>3} {frames / clip.seconds:>18.1f} {m.mota:>6.3f} {m.idf1:>6.3f} {m.id_switches:>5}")
 
 
