@@ -74,8 +74,12 @@ def stop_signals(*, sigterm: bool) -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, previous in installed:
-            signal.signal(signum, previous)
+        # A generator holding this may be closed late, from another thread: restore only where
+        # Python allows it (our handler left in place acts as the default one outside a section).
+        if _on_main_thread():
+            for signum, previous in installed:
+                if signal.getsignal(signum) is _handler:
+                    signal.signal(signum, previous)
 
 
 @contextmanager
