@@ -118,10 +118,14 @@ class TFLiteBackend:
         if len(shape) != 4 or shape[3] != 3:
             raise ValueError(f"'{self.path.name}' takes input of shape {shape}; expected (batch, height, width, 3)")
         model_size = (shape[2], shape[1])
-        if input_size is not None and tuple(input_size) != model_size:
-            self.interpreter.resize_tensor_input(self.input["index"], [1, input_size[1], input_size[0], 3])
-            model_size = (int(input_size[0]), int(input_size[1]))
-        self.interpreter.allocate_tensors()
+        try:
+            if input_size is not None and tuple(input_size) != model_size:
+                self.interpreter.resize_tensor_input(self.input["index"], [1, input_size[1], input_size[0], 3], strict=True)
+                model_size = (int(input_size[0]), int(input_size[1]))
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(f"'{self.path.name}' cannot run at input_size {list(model_size if input_size is None else input_size)} "
+                             f"(its input is {shape[2]}x{shape[1]}): {str(exc).splitlines()[0]}") from None
         self.input_size: tuple[int, int] = model_size
         self.dtype = np.dtype(self.input["dtype"])
         quant = self.input.get("quantization", (0.0, 0))
