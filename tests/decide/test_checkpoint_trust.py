@@ -73,6 +73,8 @@ def test_an_environment_the_user_names_is_used(tmp_path, bundled):
         ({"env_kwargs": {"x": {"nested": object.__name__}}}, r"metadata env_kwargs.x"),
         ({"rng": {"bit_generator": "PCG64", "state": "garbage"}}, r"metadata rng is not a random generator state"),
         ({"steps": -5}, r"metadata steps: Input should be greater than or equal to 0"),
+        ({"config.n_envs": 10**9}, r"hyperparameter n_envs: Input should be less than or equal to 4096"),
+        ({"config.n_steps": 900_000, "config.n_envs": 4000}, r"a rollout of n_steps=900000 x n_envs=4000 holds [\d,]+ numbers; drid allocates at most 50,000,000"),
     ],
 )
 def test_malformed_metadata_is_a_one_line_checkpoint_error(tmp_path, bundled, changes, message):

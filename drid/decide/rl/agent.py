@@ -173,7 +173,7 @@ def load_agent(path: str | Path, **overrides: Any) -> Agent[Any]:
         if overrides and not _fails_without(cls, meta, overrides):
             raise  # the user's override is wrong, not the file
         raise CheckpointError(f"policy checkpoint '{path}': metadata: {exc.message}") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, MemoryError) as exc:
         raise CheckpointError(f"policy checkpoint '{path}' has unreadable metadata ({type(exc).__name__}: {str(exc)[:200]})") from None
     agent._restore(meta, arrays, path)
     agent.checkpoint_meta = meta

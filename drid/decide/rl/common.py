@@ -26,6 +26,7 @@ __all__ = [
     "CheckpointMeta",
     "Mlp",
     "RunningNorm",
+    "check_buffer_size",
     "check_network_size",
     "read_checkpoint",
     "registered_env_id",
@@ -45,6 +46,10 @@ MAX_WIDTH = 8192
 MAX_LAYERS = 8
 #: Largest observation and action vector an agent takes.
 MAX_VECTOR = 65_536
+#: Most environment copies an agent steps together.
+MAX_ENVS = 4096
+#: Most numbers an agent's buffers (a PPO rollout) may hold: 50 million, 200 to 400 MB.
+MAX_BUFFER_VALUES = 50_000_000
 #: Most bytes of arrays a checkpoint may declare (its replay buffer included), checked on the
 #: arrays' headers before any is read.
 MAX_CHECKPOINT_BYTES = 4 << 30
@@ -119,6 +124,13 @@ def registered_env_id(env_id: str, where: str) -> str:
     if name not in gymnasium.registry:
         raise CheckpointError(f"{where} names the environment '{env_id[:100]}', which gymnasium has not registered (give --env ID)")
     return env_id
+
+
+def check_buffer_size(values: int, what: str) -> None:
+    """``ConfigError`` when a buffer of ``values`` numbers would exceed ``MAX_BUFFER_VALUES``
+    (checked before numpy allocates it)."""
+    if values > MAX_BUFFER_VALUES:
+        raise ConfigError(f"{what} holds {values:,} numbers; drid allocates at most {MAX_BUFFER_VALUES:,} (make the rollout smaller)")
 
 
 def check_network_size(sizes: list[int]) -> None:

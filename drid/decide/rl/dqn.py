@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from drid.decide.rl.agent import Agent
-from drid.decide.rl.common import MAX_LAYERS, MAX_WIDTH, ActionSpec, Mlp
+from drid.decide.rl.common import MAX_ENVS, MAX_LAYERS, MAX_WIDTH, ActionSpec, Mlp
 from drid.errors import ConfigError
 
 __all__ = ["DQNAgent", "DQNConfig", "ReplayBuffer"]
@@ -41,7 +41,7 @@ class DQNConfig(BaseModel):
     activation: str = Field(default="relu", description="relu or tanh")
     double: bool = Field(default=True, description="double DQN: the online net picks the next action, the target net values it")
     max_grad_norm: float = Field(default=10.0, gt=0, description="gradient clipping by global norm")
-    n_envs: int = Field(default=1, ge=1, description="environments stepped together")
+    n_envs: int = Field(default=1, ge=1, le=MAX_ENVS, description="environments stepped together")
     seed: int = Field(default=0, description="seed of weights, exploration and replay sampling")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drid.decide.rl.agent import Agent
-from drid.decide.rl.common import MAX_LAYERS, MAX_WIDTH, ActionSpec, Mlp, RunningNorm
+from drid.decide.rl.common import MAX_ENVS, MAX_LAYERS, MAX_WIDTH, ActionSpec, Mlp, RunningNorm, check_buffer_size
 
 __all__ = ["PPOAgent", "PPOConfig"]
 
@@ -24,8 +24,8 @@ class PPOConfig(BaseModel):
     """PPO hyperparameters."""
 
     model_config = ConfigDict(extra="forbid")
-    n_envs: int = Field(default=8, ge=1, description="environments stepped together (rows of a rollout)")
-    n_steps: int = Field(default=32, ge=1, description="steps per environment per rollout")
+    n_envs: int = Field(default=8, ge=1, le=MAX_ENVS, description="environments stepped together (rows of a rollout)")
+    n_steps: int = Field(default=32, ge=1, le=1_000_000, description="steps per environment per rollout")
     batch_size: int = Field(default=256, ge=1, description="minibatch size")
     n_epochs: int = Field(default=20, ge=1, description="passes over each rollout")
     gamma: float = Field(default=0.98, gt=0, le=1, description="discount")
@@ -61,9 +61,10 @@ class PPOAgent(Agent[PPOConfig]):
 
     def __init__(self, obs_dim: int, action: ActionSpec, config: BaseModel | None = None, **overrides: Any) -> None:
         super().__init__(obs_dim, action, config, **overrides)
+        c = self.config
+        check_buffer_size(c.n_steps * c.n_envs * (3 * obs_dim + action.dim + 6), f"a rollout of n_steps={c.n_steps} x n_envs={c.n_envs}")
         import keras
 
-        c = self.config
         keras.utils.set_random_seed(c.seed)
         self.pi = Mlp([obs_dim, *c.hidden, action.dim], c.activation, out_scale=0.01, seed=c.seed, name="policy")
         self.vf = Mlp([obs_dim, *c.hidden, 1], c.activation, out_scale=1.0, seed=c.seed + 100, name="value")
