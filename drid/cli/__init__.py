@@ -127,11 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"drid: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.traceback:
             raise
-        print("drid: interrupted", file=sys.stderr)
-        return 130
+        signum = getattr(exc, "signum", None)  # drid's stop-signal handling says which signal (SIGTERM: 143)
+        print(f"drid: interrupted{f' ({exc})' if signum else ''}", file=sys.stderr)
+        return 128 + int(signum) if signum else 130
     except Exception as exc:
         if args.traceback:
             raise

@@ -175,3 +175,22 @@ def test_plugins_say_which_parameters_are_paths_read_from_the_config_folder(caps
     assert {("keras-classifier", "model"), ("ppo", "policy"), ("dqn", "policy")} <= flagged
     assert not any(plugin == "jsonl" for plugin, _ in flagged)  # outputs stay relative to the working directory
     assert all("Annotated" not in p["type"] for row in json.loads(out) for p in row["parameters"])
+
+
+def test_a_stop_signal_that_escapes_a_command_exits_128_plus_its_number(capsys, monkeypatch):
+    from drid.cli import schema
+    from drid.pipeline._signals import Interrupted
+
+    def stopped(args):
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(schema, "cmd_schema", stopped)
+    code, _, err = cli(capsys, "schema")
+    assert code == 143 and err.strip() == "drid: interrupted (SIGTERM)"
+
+    def ctrl_c(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(schema, "cmd_schema", ctrl_c)
+    code, _, err = cli(capsys, "schema")
+    assert code == 130 and err.strip() == "drid: interrupted"
