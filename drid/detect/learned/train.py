@@ -171,6 +171,7 @@ def train_detector(
     augment: Augment | None = None,
     score: Scorer | None = None,
     val_samples: Sequence[Sample] | None = None,
+    test_samples: Sequence[Sample] | None = None,
     steps_per_epoch: int | None = None,
     seed: int = 0,
     tflite: bool = True,
@@ -180,8 +181,9 @@ def train_detector(
     progress: bool = True,
     time_budget_s: float | None = None,
 ) -> TrainedDetector:
-    """Train on ``samples`` (split by time unless ``val_samples`` is given), score the held-out
-    part with ``score`` (AP per class; without it, only the losses are reported) and write the
+    """Train on ``samples`` (split by time unless ``val_samples`` is given; early stopping
+    watches the validation part), score the held-out part — ``test_samples`` when given (used
+    once, at the end: frames held out by time), else the validation part — with ``score`` (AP per class; without it, only the losses are reported) and write the
     bundle; see the module docstring. ``sources`` (``{"name", "licence",
     "use"}`` each) and ``limitations`` go into the model card."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -255,7 +257,8 @@ def train_detector(
     from drid.detect.learned.backend import KerasCenterNet
 
     saved = KerasCenterNet(model_path)
-    results = score(predict_samples(saved.heads, val, n_classes, input_size), val, classes) if score is not None else {}
+    held_out = list(test_samples) if test_samples else val
+    results = score(predict_samples(saved.heads, held_out, n_classes, input_size), held_out, classes) if score is not None else {}
     tflite_path = None
     if tflite:
         from drid.detect.learned.export import export_tflite
@@ -265,13 +268,16 @@ def train_detector(
     plot_curves(history, curves, best_epoch, f"{name}: learning curves ({len(train)} training, {len(val)} validation pictures)")
     split = {"train": len(train), "validation": len(val) if val is not train else 0, "left out (gap)": len(samples) - len(train) - (len(val) if val is not train else 0)} \
         if val_samples is None else {"train": len(train), "validation": len(val), "left out (gap)": 0}
+    if test_samples:
+        split["held-out test"] = len(held_out)
     meta.update({
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "parameters": int(model.count_params()),
         "seed": seed,
         "split_by": f"blocks of {block} frames per video, {gap}-frame gap to validation" if val_samples is None else "given validation set",
         "split": split,
-        "objects": {"train": _count(train, classes), "validation": _count(val, classes)},
+        "objects": {"train": _count(train, classes), "validation": _count(val, classes)} | ({"held-out test": _count(held_out, classes)} if test_samples else {}),
+        "scored_on": "held-out test" if test_samples else "validation",
         "epochs_run": len(history["loss"]),
         "best_epoch": best_epoch,
         "validation": {k: {"ap50": r.ap50, "ap": r.ap, "objects": r.n_truth} for k, r in results.items()},
@@ -332,7 +338,7 @@ def model_card(meta: dict[str, Any], model_path: Path, tflite_path: Path | None)
 - Objects — {objects}
 - Augmentation: {', '.join(f'{k} {v}' for k, v in meta['augment'].items())}
 
-## Results (held-out split, through the saved file)
+## Results ({meta['scored_on']} split, through the saved file)
 
 | class | AP@0.5 | AP@[.5:.95] | objects |
 |---|---|---|---|
