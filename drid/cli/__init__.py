@@ -34,6 +34,7 @@ examples:
   drid plugins --json                               the same, for machines
   drid schema Detection                             JSON Schema of a message
   drid demo                                         the main demo (writes under out/)
+  drid run cfg.yaml --verbose                       let TensorFlow, OpenCV/FFmpeg and Ray log as they do
 
 A pipeline config is YAML:
   source:    {plugin: video, params: {path: clip.mp4}}
