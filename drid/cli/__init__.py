@@ -41,6 +41,8 @@ A pipeline config is YAML:
   detect:    [{plugin: hog-people}]
   sinks:     [{plugin: jsonl, params: {path: out/clip.jsonl}}]
   engine:    {mode: concurrent, on_error: {detect: skip}}
+Input paths in a config are read from the config file's folder; paths given with --set from the
+working directory, where outputs are written too.
 """
 
 
