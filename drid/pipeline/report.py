@@ -38,11 +38,14 @@ def writes_stdout(pipe: Any) -> bool:
 
 def tell_interrupt(summary: RunSummary, in_flight: int, abandoned: bool) -> None:
     """What ``drid run`` says at a stop signal (on standard error, at once)."""
+    frames = f"{in_flight} frame{'' if in_flight == 1 else 's'} in flight"
     if abandoned:
-        print(f"drid: interrupted again: abandoning {in_flight} frames in flight", file=sys.stderr, flush=True)
-    else:
-        print(f"drid: {summary.signal or 'interrupted'}: finishing {in_flight} frames in flight, then closing the outputs "
+        print(f"drid: interrupted again: abandoning {frames}", file=sys.stderr, flush=True)
+    elif in_flight:
+        print(f"drid: {summary.signal or 'interrupted'}: finishing {frames}, then closing the outputs "
               "(Ctrl-C again to abandon them)", file=sys.stderr, flush=True)
+    else:
+        print(f"drid: {summary.signal or 'interrupted'}: stopping, closing the outputs", file=sys.stderr, flush=True)
 
 
 def run_pipeline(pipe: Any, *, progress: bool = True, quiet: bool = False, summary_json: str | Path | None = None,

@@ -110,7 +110,7 @@ def test_ctrl_c_in_a_sharded_run_stops_it_and_reports_the_shard_interrupted(tmp_
     assert len((tmp_path / "bikes-1.jsonl").read_text().splitlines()) == written
     assert video_frames(tmp_path / "bikes-1.mp4") == written
     assert not (tmp_path / "bikes-2.jsonl").exists()
-    assert "interrupted: 2 shards" in stdout and "drid: SIGINT: finishing" in stderr
+    assert "interrupted: 2 shards" in stdout and "drid: SIGINT: " in stderr
 
 
 def test_a_double_ctrl_c_abandons_a_hung_plugin_and_still_reports(tmp_path):
