@@ -50,7 +50,7 @@ class Rules:
     high: float = 0.3
     low: float = 0.1
     birth: float = 0.3
-    iou_threshold: float = 0.2
+    iou_threshold: float = 0.3
     low_iou: float = 0.5
     fuse_score: bool = False
     confirm_s: float = 0.1
