@@ -80,6 +80,9 @@ def _read(inputs: list[str], args: argparse.Namespace, classes: list[str] | None
     samples: list[Any] = []
     for k, item in enumerate(inputs):
         path = Path(item)
+        if not path.is_dir() and path.suffix.lower() not in (".json", ".yaml", ".yml"):
+            raise ConfigError(f"'{item}' is not annotated data: expected a COCO .json, a YOLO folder or a drid ground-truth .json/.yaml "
+                              "(videos need --teacher)", path=f"inputs[{k}]")
         try:
             if path.is_dir():
                 got, classes = read_yolo(path, args.size, classes=classes, label_map=label_map)

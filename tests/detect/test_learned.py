@@ -159,3 +159,20 @@ def test_network_shape_and_bad_sizes():
     assert model.output_shape == (None, 12, 20, 2 + 4)
     with pytest.raises(ValueError, match="multiples of 32"):
         build_centernet((100, 96), 1)
+
+
+def test_train_detector_command_names_bad_input(capsys, tmp_path):
+    from drid.cli import main
+
+    assert main(["train", "detector", str(tmp_path / "nope.json")]) == 2
+    assert "inputs[0]: annotation file or folder not found" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("x")
+    assert main(["train", "detector", str(tmp_path / "notes.txt")]) == 2
+    assert "is not annotated data" in capsys.readouterr().err
+    assert main(["train", "detector", str(tmp_path / "notes.txt"), "--rounds", "2"]) == 2
+    assert "--rounds needs --teacher" in capsys.readouterr().err
+    assert main(["train", "detector", "--teacher", str(tmp_path / "t.yaml"), str(tmp_path / "notes.txt")]) == 2
+    assert "teacher config not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "detector", "--size", "300x200", "x"])
+    assert "multiples of 32" in capsys.readouterr().err
