@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from drid.detect.tracking.association import assign, iou_matrix
 from drid.detect.tracking.kalman import BoxKalman
@@ -75,10 +76,12 @@ def test_the_gated_assignment_is_optimal():
         assert got <= best_by_search(cost, 0.8) + 1e-9
 
 
-def test_iou_matches_the_schema_helper():
-    rng = np.random.default_rng(5)
-    a = rng.uniform(0, 100, (7, 2))
-    b = rng.uniform(0, 100, (9, 2))
-    a = np.hstack([a, a + rng.uniform(1, 40, (7, 2))])
-    b = np.hstack([b, b + rng.uniform(1, 40, (9, 2))])
+@pytest.mark.parametrize(("n", "m", "side"), [(7, 9, 100), (300, 400, 2000), (300, 400, 60)])
+def test_iou_matches_the_schema_helper(n, m, side):
+    # small (dense), many spread out (only x-overlapping pairs computed), many crowded (dense again)
+    rng = np.random.default_rng(n + side)
+    a = rng.uniform(0, side, (n, 2))
+    b = rng.uniform(0, side, (m, 2))
+    a = np.hstack([a, a + rng.uniform(1, 40, (n, 2))])
+    b = np.hstack([b, b + rng.uniform(1, 40, (m, 2))])
     np.testing.assert_allclose(iou_matrix(a, b), reference_iou(a, b), atol=1e-12)

@@ -20,9 +20,41 @@ _EMPTY = np.zeros(0, dtype=np.intp)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of ``N×4`` and ``M×4`` xyxy boxes (``N×M``), computed with few temporaries."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
+    """Pairwise IoU of ``N×4`` and ``M×4`` xyxy boxes (``N×M``). For many boxes only the pairs
+    whose x-extents overlap are computed (found by sorting ``b`` on ``x1``): in a frame of a
+    thousand people that is a few percent of the pairs; the others are 0."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    n, m = len(a), len(b)
+    if n == 0 or m == 0:
+        return np.zeros((n, m))
+    if n * m > 4096:
+        order = np.argsort(b[:, 0], kind="stable")
+        bx1 = b[order, 0]
+        widest = float((b[:, 2] - b[:, 0]).max())
+        lo = np.searchsorted(bx1, a[:, 0] - widest, side="left")  # b.x2 > a.x1 needs b.x1 > a.x1 - widest
+        hi = np.searchsorted(bx1, a[:, 2], side="left")  # and b.x1 < a.x2
+        counts = np.maximum(hi - lo, 0)
+        total = int(counts.sum())
+        if total < n * m // 4:
+            rows = np.repeat(np.arange(n), counts)
+            starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+            cols = order[starts + np.arange(total)]
+            out = np.zeros((n, m))
+            out[rows, cols] = _pair_iou(a[rows], b[cols])
+            return out
+    return _dense_iou(a, b)
+
+
+def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0.0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0.0, None)
+    inter = w * h
+    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+def _dense_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     w = np.minimum(a[:, None, 2], b[None, :, 2])
     w -= np.maximum(a[:, None, 0], b[None, :, 0])
     np.maximum(w, 0.0, out=w)

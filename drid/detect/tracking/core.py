@@ -209,7 +209,9 @@ class TrackerCore:
                     radius = r.reid_radius * np.maximum(ts.x[trks, 2], ts.x[trks, 3]) * (1.0 + ts.missed_s[trks])
                     cost[:, lost] = np.where(alike[:, lost] & (dist[:, lost] <= radius[None, lost]), app[:, lost], np.inf)
             if r.match_labels:
-                cost[labels[dets, None] != ts.label[None, trks]] = np.inf
+                dl, tl = labels[dets], ts.label[trks]
+                if dl.min() != dl.max() or tl.min() != tl.max() or dl[0] != tl[0]:  # not all one label
+                    cost[dl[:, None] != tl[None, :]] = np.inf
             rows, cols = assign(cost, max_cost)
             det_track[dets[rows]] = trks[cols]
             matched[trks[cols]] = True
