@@ -8,7 +8,7 @@ import numpy as np
 
 from drid.schemas import BoundingBox, Frame, iou_matrix
 
-__all__ = ["absorb_nested", "frame_box", "merge_boxes", "nms", "scaled"]
+__all__ = ["absorb_nested", "frame_box", "join_stacked", "merge_boxes", "nms", "scaled"]
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
@@ -77,6 +77,33 @@ def absorb_nested(boxes: list[tuple[int, int, int, int]], fraction: float) -> li
                     changed = True
             if changed:
                 merged.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+                break
+    return [(a[0], a[1], a[2], a[3]) for a in merged]
+
+
+def join_stacked(boxes: list[tuple[int, int, int, int]], gap: float, overlap: float = 0.5) -> list[tuple[int, int, int, int]]:
+    """Join xyxy boxes stacked one above the other, until none are: the parts of one upright
+    object (a head, a torso and legs that background subtraction cut apart).
+
+    Two boxes are stacked when at least ``overlap`` of the narrower one's width lies within the
+    other's columns and the vertical gap between them is at most ``gap`` × the taller one's
+    height (overlapping rows count as no gap). Side-by-side boxes never join."""
+    merged = [list(b) for b in boxes]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            a = merged[i]
+            for j in range(len(merged) - 1, i, -1):
+                b = merged[j]
+                shared = min(a[2], b[2]) - max(a[0], b[0])
+                narrow = min(a[2] - a[0], b[2] - b[0])
+                between = max(a[1], b[1]) - min(a[3], b[3])
+                if narrow > 0 and shared >= overlap * narrow and between <= gap * max(a[3] - a[1], b[3] - b[1]):
+                    a[:] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del merged[j]
+                    changed = True
+            if changed:
                 break
     return [(a[0], a[1], a[2], a[3]) for a in merged]
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from drid.detect.boxes import absorb_nested, frame_box, merge_boxes, scaled
+from drid.detect.boxes import absorb_nested, frame_box, join_stacked, merge_boxes, scaled
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
 from drid.pipeline.params import Plugin, PluginParams
@@ -32,7 +32,7 @@ class MotionDetector(Plugin):
     Unsupervised: the background model learns from the frames themselves, so the first
     ``warmup`` frames give no detections. A frame in which most pixels change (a scene cut, a
     camera jump) restarts the model instead of reporting the whole frame. ``score`` is the
-    fraction of the box that moved."""
+    fraction of the box's parts (the connected regions it joins) that moved."""
 
     drid_name = "motion"
 
@@ -46,8 +46,11 @@ class MotionDetector(Plugin):
         blur: int = Field(default=5, ge=0, le=31, description="Gaussian blur kernel before subtraction (0: none)")
         kernel: int = Field(default=5, ge=1, le=51, description="morphology kernel size (opening removes specks, closing joins parts)")
         dilate: int = Field(default=2, ge=0, le=20, description="dilation iterations that join the parts of one object")
-        min_area: float = Field(default=400.0, ge=0, description="smallest region reported, in frame pixels")
+        min_area: float | None = Field(default=None, ge=0, description="smallest region reported, in frame pixels (default: min_fraction of the frame)")
+        min_fraction: float = Field(default=0.0075, ge=0, lt=1, description="smallest region reported, as a fraction of the frame's area (when min_area is not given)")
         merge_gap: float = Field(default=0.0, ge=0, description="join regions whose boxes are closer than this, in frame pixels (objects cut by a pole or railing)")
+        stack_gap: float = Field(default=0.25, ge=0, description="join regions stacked one above the other (the head, torso and legs of a person) up to this gap, in the taller one's heights (0: never)")
+        exposure: bool = Field(default=True, description="undo global brightness changes (a camera's auto-exposure) before subtraction")
         nested: float = Field(default=0.5, gt=0, description="a region with at least this fraction of its box inside a larger one is part of it (merged); above 1: never")
         warmup: int = Field(default=5, ge=0, description="frames after a (re)start that only teach the model")
         reset_fraction: float = Field(default=0.6, gt=0.0, le=1.0, description="a frame with more moving pixels than this restarts the model (scene cut)")
@@ -65,6 +68,8 @@ class MotionDetector(Plugin):
         self.resets = 0
         self._model: Any = None
         self._seen = 0
+        self._reference: np.ndarray | None = None  # a thumbnail of the background's brightness
+        self.gain = 1.0
         self.last_mask: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -75,6 +80,43 @@ class MotionDetector(Plugin):
         else:
             self._model = cv2.createBackgroundSubtractorKNN(history=p.history, dist2Threshold=self.var_threshold, detectShadows=p.detect_shadows)
         self._seen = 0
+        self._reference = None
+        self.gain = 1.0
+
+    def _compensate(self, small: np.ndarray) -> np.ndarray:
+        """``small`` with the global brightness change since the background was learnt undone.
+
+        A camera's auto-exposure changes the whole picture when something bright or dark comes
+        in (a white car halves the parking lot's brightness in 15 frames; a person in black
+        brightens the room): to the background model every pixel has changed, and the floor
+        breaks out in blobs. The gain is the median over a thumbnail of background / frame, so
+        the object that caused it (a minority of the pixels) does not bias it. A brighter frame
+        is scaled down to the background's level. A darker one is left to the shadow test when
+        shadows are detected (it takes darkening down to half the brightness, and scaling up
+        would amplify the noise): it is raised only to two thirds of the background's level when
+        darker still; without the shadow test it is raised all the way."""
+        grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        h, w = grey.shape[:2]
+        f = min(1.0, 64.0 / max(h, w))
+        thumb = cv2.resize(grey, (max(int(w * f), 1), max(int(h * f), 1)), interpolation=cv2.INTER_AREA).astype(np.float32)
+        if self._reference is None or self._reference.shape != thumb.shape:  # first frame, or a new frame size
+            self._reference = thumb
+            self.gain = 1.0
+            return small
+        usable = (thumb > 8) & (thumb < 247) & (self._reference > 8) & (self._reference < 247)
+        if np.count_nonzero(usable) >= usable.size // 4:
+            # Auto-exposure is gradual (5 % a frame on the parking lot); a jump is a scene cut,
+            # which must stay a jump so that the model restarts: the gain moves 10 % a frame at most.
+            wanted = float(np.median(self._reference[usable] / thumb[usable]))
+            self.gain = float(np.clip(wanted, max(0.25, self.gain * 0.9), min(4.0, self.gain / 0.9)))
+        rate = 1.0 / self.params.history if self.params.learning_rate < 0 else self.params.learning_rate
+        self._reference += rate * (np.minimum(thumb * self.gain, 255.0) - self._reference)
+        alpha = self.gain
+        if self.params.detect_shadows and alpha > 1.0:
+            alpha = max(1.0, alpha * 0.67)
+        if abs(alpha - 1.0) < 0.02:
+            return small
+        return cv2.convertScaleAbs(small, alpha=alpha)
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
@@ -91,6 +133,8 @@ class MotionDetector(Plugin):
         small = scaled(image, p.resize)
         if self.blur:
             small = cv2.GaussianBlur(small, (self.blur, self.blur), 0)
+        if p.exposure:
+            small = self._compensate(small)
         raw = self._model.apply(small, learningRate=p.learning_rate)
         self._seen += 1
         # Shadows are 127 in the raw mask: keep only confident foreground.
@@ -121,18 +165,25 @@ class MotionDetector(Plugin):
         p = self.params
         f = p.resize
         count, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-        rects = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
+        parts = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
+        rects = parts
         if p.merge_gap:
             rects = merge_boxes(rects, p.merge_gap * f)
+        if p.stack_gap:
+            rects = join_stacked(rects, p.stack_gap)
         if p.nested <= 1.0:
             rects = absorb_nested(rects, p.nested)
         out = []
-        min_area = p.min_area * f * f
+        min_area = (p.min_area if p.min_area is not None else p.min_fraction * frame.width * frame.height) * f * f
         for x1, y1, x2, y2 in rects:
             w, h = x2 - x1, y2 - y1
             moving = cv2.countNonZero(fg[y1:y2, x1:x2])
             if w * h < min_area or moving < min_area / 2:
                 continue
-            out.append(Detection(box=frame_box(x1, y1, w, h, f, frame), score=float(min(1.0, moving / float(w * h))), label=p.label))
+            # The score is the share of its parts' boxes that moved: joining the pieces of a car
+            # cut by a railing must not make it look less sure than each piece was.
+            covered = sum((b[2] - b[0]) * (b[3] - b[1]) for b in parts if b[0] >= x1 and b[1] >= y1 and b[2] <= x2 and b[3] <= y2)
+            score = moving / float(max(min(covered, w * h), 1))
+            out.append(Detection(box=frame_box(x1, y1, w, h, f, frame), score=float(min(1.0, score)), label=p.label))
         out.sort(key=lambda d: -d.box.area)
         return out

@@ -214,8 +214,15 @@ class RelationsInterpreter(Plugin):
         state.tracking = state.tracking or p.untracked == "exclude" or (p.untracked == "auto" and any(o.track_id is not None for o in objects))
         active = [o for o in objects if (o.track_id is None and not state.tracking) or (o.track_id is not None and self.memory.confirmed(o.id) is not None)]
         tracked = [o for o in active if o.track_id is not None]
-        if tracked:
-            events += self.regions.update(t, [o.id for o in tracked], [o.label for o in tracked], np.array([o.box.as_xyxy() for o in tracked]))
+        # Every track takes part in zones and lines from its first sighting, but what it does
+        # counts only once it is confirmed (then at once, even when it crossed before).
+        followed = [o for o in objects if o.track_id is not None and o.id in self.memory.tracks]
+        self.regions.keep(set(self.memory.tracks))
+        if followed:
+            events += self.regions.update(
+                t, [o.id for o in followed], [o.label for o in followed], np.array([o.box.as_xyxy() for o in followed]),
+                confirmed=[self.memory.tracks[o.id].confirmed for o in followed],
+            )
         everyone = active + self.landmarks
         ids = [o.id for o in everyone]
         boxes = np.array([o.box.as_xyxy() for o in everyone], dtype=np.float64).reshape(-1, 4)

@@ -1,5 +1,5 @@
 """Temporal context: a bounded memory of each track's recent positions, from which come
-confirmation (a track counts only after ``min_frames`` sightings), appearance and departure,
+confirmation (a track counts only once it has been seen for ``min_seconds``), appearance and departure,
 motion (moving / stationary with hysteresis and ``state_frames`` debouncing, speed and heading in px/s and, calibrated, in m/s and
 km/h), time since first seen, and whether one object is approaching another or moving away.
 
@@ -30,7 +30,8 @@ class TemporalParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_frames: int = Field(default=3, ge=1, description="sightings before a track counts (appears, moves, enters zones)")
+    min_seconds: float = Field(default=0.8, ge=0, description="seconds a track must have been seen (first to latest sighting) before it counts (appears, moves, enters zones)")
+    min_frames: int | None = Field(default=None, ge=1, description="sightings before a track counts, instead of min_seconds (frames: older configs)")
     forget_after: float = Field(default=1.0, gt=0, description="seconds without a sighting before a track has left")
     window: float = Field(default=1.0, gt=0, description="seconds of history used for speed and heading")
     max_history: int = Field(default=64, ge=2, description="positions kept per track at most (bounds memory)")
@@ -128,7 +129,7 @@ class TrackMemory:
                     track.ground.popleft()
             was_moving = track.motion.moving
             track.motion = self._motion(track, obj)
-            if not track.confirmed and track.sightings >= p.min_frames:
+            if not track.confirmed and self._confirms(track, t):
                 track.confirmed = True
                 events.append(Event(name="appeared", objects=(track.id,), data={"label": track.label}))
             elif track.confirmed and track.motion.moving != was_moving:
@@ -138,6 +139,12 @@ class TrackMemory:
             if track.confirmed:
                 events.append(Event(name="left", objects=(oid,), data={"label": track.label, "seen_s": round(track.last_seen - track.first_seen, 3)}))
         return events
+
+    def _confirms(self, track: Track, t: float) -> bool:
+        p = self.params
+        if p.min_frames is not None:
+            return track.sightings >= p.min_frames
+        return t - track.first_seen >= p.min_seconds - 1e-9 and (track.sightings >= 2 or p.min_seconds == 0)
 
     def _motion(self, track: Track, obj: SceneObject) -> Motion:
         p = self.params

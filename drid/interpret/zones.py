@@ -177,6 +177,7 @@ class _TrackRegions:
     zones: dict[str, _Debounced] = field(default_factory=dict)
     entered: dict[str, float] = field(default_factory=dict)  # zone → time the object entered
     lines: dict[str, _Debounced] = field(default_factory=dict)
+    deferred: list[tuple[str, str, str | float | None]] = field(default_factory=list)  # changes of a track not yet confirmed
 
 
 def _tally(names: Sequence[str]) -> dict[str, int]:
@@ -247,17 +248,23 @@ class ZoneTracker:
         return best
 
     # -- one frame -------------------------------------------------------------------------------
-    def update(self, t: float, ids: Sequence[int], labels: Sequence[str], boxes: np.ndarray) -> list[Event]:
-        """One frame of confirmed tracks: their ids, labels and ``N×4`` boxes at time ``t``."""
+    def update(self, t: float, ids: Sequence[int], labels: Sequence[str], boxes: np.ndarray, confirmed: Sequence[bool] | None = None) -> list[Event]:
+        """One frame of tracks: their ids, labels and ``N×4`` boxes at time ``t``.
+
+        ``confirmed`` (default: all) says which tracks count yet: the crossings and entries of a
+        track not yet confirmed are kept and counted when it is (in their order, on that frame),
+        so a track confirmed only after it crossed is still counted, and one never confirmed (a
+        transient blob) never is."""
         events: list[Event] = []
         if not len(ids):
             return events
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         seen = set(ids)
         states = [self._state(oid, labels[k], t, boxes[k], seen, events) for k, oid in enumerate(ids)]
+        changes: list[list[tuple[str, str, str | float | None]]] = [[] for _ in ids]
         for zone, polygon in zip(self.zones, self._polygons):
             inside = points_in_polygon(anchor_points(boxes, zone.anchor), polygon)
-            for k, oid in enumerate(ids):
+            for k in range(len(ids)):
                 if zone.labels is not None and labels[k] not in zone.labels:
                     continue
                 state = states[k]
@@ -271,15 +278,12 @@ class ZoneTracker:
                 change = deb.update(is_in, zone.confirm_frames)
                 if change is None:
                     continue
-                kind = "entered" if change[1] else "exited"
-                self._count(self.zone_counts[zone.name], self.zone_counts_by_label[zone.name], kind, labels[k])
-                data: dict[str, object] = {"zone": zone.name, "label": labels[k], "count": self.zone_counts[zone.name][kind]}
                 if change[1]:
                     state.entered[zone.name] = t
-                    events.append(Event(name="entered_zone", objects=(oid,), data=data))
+                    changes[k].append(("entered", zone.name, None))
                 else:
                     since = state.entered.pop(zone.name, t)
-                    events.append(Event(name="exited_zone", objects=(oid,), data={**data, "dwell_s": round(t - since, 3)}))
+                    changes[k].append(("exited", zone.name, round(t - since, 3)))
         for line in self.lines:
             a = np.asarray(line.start, dtype=np.float64)
             d = np.asarray(line.end, dtype=np.float64) - a
@@ -291,7 +295,7 @@ class ZoneTracker:
             across = (np.abs(d[1]) * (boxes[:, 2] - boxes[:, 0]) + np.abs(d[0]) * (boxes[:, 3] - boxes[:, 1])) / length
             band = np.maximum(line.margin, line.margin_size * across)
             names = line.direction_names()
-            for k, oid in enumerate(ids):
+            for k in range(len(ids)):
                 if line.labels is not None and labels[k] not in line.labels:
                     continue
                 deb = states[k].lines.setdefault(line.name, _Debounced())
@@ -301,13 +305,30 @@ class ZoneTracker:
                 # A change of side beyond the segment's ends passes by the line, not across it.
                 if change is None or change[0] is None or not (0.0 <= float(along[k]) <= 1.0):
                     continue
-                direction = names[0] if change[1] == 1 else names[1]
-                self._count(self.counts[line.name], self.counts_by_label[line.name], direction, labels[k])
-                events.append(Event(name="crossed_line", objects=(oid,), data={
-                    "line": line.name, "direction": direction, "label": labels[k], "count": self.counts[line.name][direction],
-                    "label_count": self.counts_by_label[line.name][direction][labels[k]],
-                }))
+                changes[k].append(("crossed", line.name, names[0] if change[1] == 1 else names[1]))
+        for k, oid in enumerate(ids):
+            state = states[k]
+            if confirmed is not None and not confirmed[k]:
+                state.deferred += changes[k]  # counted if and when the track is confirmed
+                continue
+            for kind, region, value in (*state.deferred, *changes[k]):
+                events.append(self._counted(oid, labels[k], kind, region, value))
+            state.deferred.clear()
         return events
+
+    def _counted(self, oid: int, label: str, kind: str, region: str, value: str | float | None) -> Event:
+        if kind == "crossed":
+            direction = str(value)
+            self._count(self.counts[region], self.counts_by_label[region], direction, label)
+            return Event(name="crossed_line", objects=(oid,), data={
+                "line": region, "direction": direction, "label": label, "count": self.counts[region][direction],
+                "label_count": self.counts_by_label[region][direction][label],
+            })
+        self._count(self.zone_counts[region], self.zone_counts_by_label[region], kind, label)
+        data: dict[str, object] = {"zone": region, "label": label, "count": self.zone_counts[region][kind]}
+        if kind == "exited":
+            data["dwell_s"] = value
+        return Event(name=f"{kind}_zone", objects=(oid,), data=data)
 
     @staticmethod
     def _count(totals: dict[str, int], by_label: dict[str, dict[str, int]], key: str, label: str) -> None:
@@ -324,6 +345,11 @@ class ZoneTracker:
             Event(name="exited_zone", objects=(oid,), data={"zone": zone, "label": label, "dwell_s": round(t - since, 3), "lost": True})
             for zone, since in state.entered.items()
         ]
+
+    def keep(self, ids: set[int]) -> None:
+        """Forget, silently, every track not in ``ids`` (those the track memory dropped unconfirmed)."""
+        for oid in [oid for oid in self._tracks if oid not in ids]:
+            del self._tracks[oid]
 
     def zones_of(self, oid: int, t: float) -> dict[str, float]:
         """The zones object ``oid`` is in now, with the seconds it has spent there."""

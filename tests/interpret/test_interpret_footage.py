@@ -72,7 +72,8 @@ def test_someone_approaches_the_table():
         interpret=[("relations", {
             "temporal": {"min_frames": 3},
             "landmarks": [{"label": "table", "box": table}],
-            "zones": [{"name": "at_table", "polygon": [[330, 250], [580, 250], [580, 360], [330, 360]]}],
+            # The floor in front of the table, where his feet stand (y 380-430 at frames 760-800).
+            "zones": [{"name": "at_table", "polygon": [[330, 330], [580, 330], [580, 432], [330, 432]]}],
         })],
         start=735, stop=800,
     )

@@ -1,0 +1,66 @@
+"""Counting on real footage with DEFAULT parameters (issue 11's acceptance): no per-clip values
+for motion, track or relations; only the scene is described (a line across the lot, the label).
+The clips are in ../shared/data (skipped cleanly when absent); the hand counts, with the frame
+numbers they came from, are in docs/counting.md."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import shared_file
+
+from drid import Pipeline
+from drid.testing import CollectSink
+
+pytestmark = pytest.mark.slow
+
+#: one-by-one-person-detection.mp4, counted by hand (docs/counting.md): six visits, one person
+#: at a time, first and last frame in view.
+VISITS = [(58, 202), (228, 452), (505, 703), (745, 872), (925, 1203), (1238, 1364)]
+
+
+def run(clip: str, detect, interpret) -> list:
+    sink = CollectSink()
+    Pipeline(source=("video", {"path": str(shared_file(clip))}), detect=detect, interpret=interpret, sinks=[sink]).run()
+    return sink.records
+
+
+@pytest.fixture(scope="module")
+def people():
+    return run("intel-sample-videos/one-by-one-person-detection.mp4", [("motion", {"label": "person"}), "track"], ["relations"])
+
+
+def test_cars_through_the_middle_of_the_lot_2_up_2_down():
+    # Four cars, counted by hand: white up (frames 62-104), grey down (184-232) beside red up
+    # (188-236), white down (320-350).
+    records = run(
+        "intel-sample-videos/car-detection.mp4", ["motion", "track"],
+        [("relations", {"lines": [{"name": "middle", "start": [0, 216], "end": [768, 216]}]})],
+    )
+    crossings = [e for r in records for e in r.scene.events if e.name == "crossed_line"]
+    assert [e.data["direction"] for e in crossings] == ["upward", "downward", "upward", "downward"]
+    assert len({e.objects[0] for e in crossings}) == 4
+
+
+def confirmed_people(record) -> list:
+    return [o for o in record.scene.objects if o.label == "person" and o.attributes.get("confirmed")]
+
+
+def test_two_confirmed_people_at_once_are_rare(people):
+    # Never two people in view at once (by hand): frames showing two confirmed ones are < 2 %.
+    doubled = sum(len(confirmed_people(r)) >= 2 for r in people)
+    assert doubled < 0.02 * len(people)
+
+
+def test_no_person_outside_the_visits(people):
+    # Between visits the room is empty: no identity starts there.
+    starts = {}
+    for r in people:
+        for o in confirmed_people(r):
+            starts.setdefault(o.id, r.frame.index)
+    assert starts and all(any(a - 10 <= n <= b + 10 for a, b in VISITS) for n in starts.values())
+
+
+@pytest.mark.xfail(strict=True, reason="not reached: 16 identities for 6 visits with the defaults (motion loses a person who stands still; the exit is a new track)")
+def test_person_identities_close_to_the_visits(people):
+    identities = {o.id for r in people for o in confirmed_people(r)}
+    assert len(identities) <= 1.5 * len(VISITS)
