@@ -12,6 +12,7 @@ from typing import Any
 
 from drid.errors import StageError
 from drid.pipeline._frame_path import FramePath
+from drid.pipeline._signals import raise_pending, whole
 from drid.pipeline._stages import FrameDropped, FrameState, Stage
 
 __all__ = ["ConcurrentRun", "SequentialRun"]
@@ -171,7 +172,21 @@ class ConcurrentRun:
                 return
 
     def next(self) -> FrameState | None:
-        item = self._get(self.queues[-1])
+        # A stop signal must not strike between taking the frame off the queue and handing it
+        # over: it waits (at most one poll) and is raised by the sinks' section after this frame.
+        q = self.queues[-1]
+        item: Any = None
+        while not self.abort.is_set():
+            with whole(carry=True):
+                try:
+                    item = q.get(timeout=self._POLL)
+                except queue.Empty:
+                    item = None
+            if item is not None:
+                break
+            raise_pending()  # between two polls: nothing taken, nothing to lose
+        if not isinstance(item, FrameState):
+            raise_pending()
         if isinstance(item, _Failure):
             self.abort.set()
             raise item.error

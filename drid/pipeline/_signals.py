@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Interrupted", "signal_name", "stop_signals", "whole"]
+__all__ = ["Interrupted", "raise_pending", "signal_name", "stop_signals", "whole"]
 
 
 class Interrupted(KeyboardInterrupt):
@@ -83,9 +83,12 @@ def stop_signals(*, sigterm: bool) -> Iterator[None]:
 
 
 @contextmanager
-def whole() -> Iterator[None]:
+def whole(*, carry: bool = False) -> Iterator[None]:
     """A section that a stop signal does not cut: one that arrives inside is raised when the
-    section ends (unless it ends with an error of its own, which then goes on)."""
+    section ends (unless it ends with an error of its own, which then goes on). With ``carry`` it
+    stays pending instead, for the next section to raise (or :func:`raise_pending`): taking a
+    frame off a queue is such a section, so the frame is not lost between the queue and its
+    caller."""
     if not _on_main_thread():
         yield
         return
@@ -98,7 +101,14 @@ def whole() -> Iterator[None]:
         raise
     finally:
         _state.depth -= 1
-        if _state.depth == 0 and _state.pending is not None:
+        if _state.depth == 0 and _state.pending is not None and not carry:
             signum, _state.pending = _state.pending, None
             if not failed:
                 raise Interrupted(signum)
+
+
+def raise_pending() -> None:
+    """Raise a stop signal that a ``whole(carry=True)`` section held back, if any."""
+    if _on_main_thread() and _state.depth == 0 and _state.pending is not None:
+        signum, _state.pending = _state.pending, None
+        raise Interrupted(signum)

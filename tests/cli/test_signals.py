@@ -127,10 +127,12 @@ def test_a_double_ctrl_c_abandons_a_hung_plugin_and_still_reports(tmp_path):
     assert proc.returncode == 130, stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     abandoned = summary["drops"]["abandoned at the second interrupt"]
-    assert abandoned >= 1 and summary["frames_out"] == 30
-    assert summary["frames_read"] == summary["frames_out"] + sum(summary["drops"].values())
+    written = summary["frames_out"]
+    assert abandoned >= 1 and written <= 30  # frames behind the hung one never reach the sinks
+    assert summary["frames_read"] == written + sum(summary["drops"].values())
     assert "abandoning" in stderr and f"dropped {abandoned}: abandoned at the second interrupt" in stdout
-    assert video_frames(tmp_path / "bikes.mp4") == 30
+    assert len((tmp_path / "bikes.jsonl").read_text().splitlines()) == written
+    assert video_frames(tmp_path / "bikes.mp4") == written
 
 
 def test_what_survives_a_sigkill(tmp_path):
