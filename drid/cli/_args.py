@@ -76,9 +76,7 @@ def fraction(text: str) -> float:
 
 def _annotations() -> Path:
     """drid's bundled ground-truth folder, found without importing drid.eval (a second of imports)."""
-    import drid
-
-    return Path(drid.__file__).resolve().parent / "eval" / "annotations"
+    return Path(__file__).resolve().parents[1] / "eval" / "annotations"
 
 
 #: File-name prefix of the bundled tracking ground truth (``tracks-packaged.json``).
