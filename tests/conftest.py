@@ -33,3 +33,17 @@ def ray_cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     yield ray
     ray.shutdown()
+
+
+def _files_under(folder: Path) -> set[str]:
+    return {str(Path(d, f)) for d, _, files in os.walk(folder) for f in files} if folder.is_dir() else set()
+
+
+@pytest.fixture(autouse=True)
+def _writes_nothing_into_the_checkout():
+    """A test writes its outputs under tmp_path, never into the checkout's out/ (where `make demo`
+    writes): the test that leaves a file there fails, named."""
+    before = _files_under(ROOT / "out")
+    yield
+    left = sorted(_files_under(ROOT / "out") - before)
+    assert not left, f"the test left files in the checkout: {left[:3]}"
