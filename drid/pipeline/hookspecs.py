@@ -8,14 +8,17 @@ listed under ``detect`` is never asked to decide.
 
 Rules that hold for every hook:
 
-* Arguments are frozen pydantic messages (``drid.schemas``). Do not mutate them (numpy arrays
-  included: copy ``frame.image`` before drawing on it).
+* Arguments are frozen pydantic messages (``drid.schemas``), read-only all the way down: arrays
+  have their ``writeable`` flag off and ``meta`` mappings refuse writes (copy ``frame.image``
+  before drawing on it).
 * Return plain messages (or lists of them); the engine validates them once, at the stage boundary,
   and attributes them to your plugin. A wrong return type is reported with your plugin's name, the
   stage and the frame.
 * A hook may take any subset of the arguments its spec lists (pluggy matches them by name).
 * Raise an exception to signal failure (see *Errors* below); the stage's ``on_error`` policy
-  (``fail``, ``skip``, ``continue``) decides what happens to the frame. Never swallow
+  (``fail``, ``skip``, ``continue``) decides what happens to the frame; sinks have the same
+  three (``skip`` drops the frame at that sink). ``timeout: SECONDS`` on an entry bounds each
+  call: a call past it is a ``TimeoutError`` under the entry's policy. Never swallow
   ``KeyboardInterrupt``.
 * In concurrent mode each stage runs in its own thread: a plugin instance is only ever called
   from one thread at a time, but not always the same one. ``drid_start`` and ``drid_stop`` run on
@@ -141,8 +144,11 @@ def drid_detect(frame: Frame) -> list[Detection]:
     """Find things in ``frame``: return a list of ``Detection`` (empty when nothing is found).
 
     Collecting: every detector listed under ``detect`` contributes; the stage output is their
-    concatenation in config order. Boxes are in the pixel coordinates of ``frame.image`` and
-    should lie inside it (clip them). Leave ``plugin`` empty: the engine fills in your name.
+    concatenation in config order. Boxes are in the pixel coordinates of ``frame.image``; the
+    engine clips them to the frame at the stage boundary and discards a box wholly outside it
+    (both counted in the summary's corrections). Leave ``plugin`` empty: the engine fills in your
+    name. A detect entry with ``interval: N`` runs on every N-th frame of each source; on the
+    others ``frame.meta["detect_skipped"]`` names it, for a wrapping tracker to carry its tracks.
     """
     raise NotImplementedError  # a specification: only plugins implement it
 
