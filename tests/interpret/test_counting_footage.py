@@ -6,7 +6,8 @@ numbers they came from, are in docs/counting.md."""
 from __future__ import annotations
 
 import pytest
-from conftest import shared_file
+import yaml
+from conftest import ROOT, shared_file
 
 from drid import Pipeline
 from drid.testing import CollectSink
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 #: one-by-one-person-detection.mp4, counted by hand (docs/counting.md): six visits, one person
 #: at a time, first and last frame in view.
-VISITS = [(58, 202), (228, 452), (505, 703), (745, 872), (925, 1203), (1238, 1364)]
+VISITS = [(60, 198), (228, 448), (503, 698), (746, 868), (922, 1198), (1232, 1360)]
 
 
 def run(clip: str, detect, interpret) -> list:
@@ -64,3 +65,20 @@ def test_no_person_outside_the_visits(people):
 def test_person_identities_close_to_the_visits(people):
     identities = {o.id for r in people for o in confirmed_people(r)}
     assert len(identities) <= 1.5 * len(VISITS)
+
+
+
+def test_the_people_counting_example_counts_every_visit():
+    # examples/vision/people-counting.yaml as shipped (defaults; the scene described): everyone
+    # leaving is counted once on the way out, and every visit is seen arriving at the table.
+    clip = shared_file("intel-sample-videos/one-by-one-person-detection.mp4")
+    config = yaml.safe_load((ROOT / "examples" / "vision" / "people-counting.yaml").read_text())
+    config["source"]["params"]["path"] = str(clip)
+    config["sinks"] = []
+    events = []
+    Pipeline.from_config(config).run(on_record=lambda r: events.extend((r.frame.index, e) for e in r.scene.events))
+    leaving = [n for n, e in events if e.name == "crossed_line" and e.data["line"] == "way_out"]
+    assert len(leaving) == len(VISITS)
+    assert all(any(b - 30 <= n <= b + 10 for n in leaving) for _, b in VISITS)  # at the end of each visit
+    arriving = [n for n, e in events if e.name == "entered_zone"]
+    assert all(any(a <= n <= a + 40 for n in arriving) for a, _ in VISITS)
