@@ -4,7 +4,7 @@ ships) or by a path to a cascade XML file."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import cv2
 import numpy as np
@@ -14,7 +14,7 @@ from drid.detect.boxes import frame_box, nms, scaled
 from drid.errors import close_matches
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
-from drid.pipeline.params import Plugin, PluginParams
+from drid.pipeline.params import InputPath, Plugin, PluginParams
 from drid.schemas import Detection, Frame
 
 __all__ = ["CASCADES", "CascadeDetector", "cascade_path"]
@@ -78,7 +78,7 @@ class CascadeDetector(Plugin):
     drid_name = "cascade"
 
     class Params(PluginParams):
-        cascade: str = Field(default="frontalface", description="a name (frontalface, profileface, eye, smile, fullbody, upperbody, russian_plate_number, …) or a path to a cascade XML file")
+        cascade: Annotated[str, InputPath(names=True)] = Field(default="frontalface", description="a name (frontalface, profileface, eye, smile, fullbody, upperbody, russian_plate_number, …) or a path to a cascade XML file")
         label: str | None = Field(default=None, description="label of the detections (default: the cascade's object, e.g. 'face')")
         scale_factor: float = Field(default=1.1, gt=1.0, le=2.0, description="step between pyramid levels (larger is faster, coarser)")
         min_neighbors: int = Field(default=5, ge=0, le=100, description="hits needed around a detection (higher: fewer false positives)")
