@@ -12,7 +12,8 @@ frame; the parts made for the bikes.mp4 street are left out, and the demo says s
 another video's pixels, or a classifier that knows only this street, would state confident
 nonsense about other footage. ``--scene FILE`` gives that footage its own scene: a pipeline config
 in the shape of ``street-rules.yaml`` (its detect, recognize, interpret and decide stages are used,
-its zones and lines drawn; its source and sinks are ignored).
+the demo's detectors when it has none; its zones and lines are drawn; its source and sinks are
+ignored).
 
 Outputs under ``OUT/demo-video/``: ``annotated.mp4``, ``records.jsonl`` (one line per frame),
 ``frames/`` (a few annotated PNGs), ``summary.json`` and ``summary.txt`` (the run's table and one
@@ -121,7 +122,8 @@ def demo_scene(path: str | None, scene: str | None = None) -> DemoScene:
         data = read_config_file(scene)
         data.setdefault("source", "video")  # the demo's own source replaces it
         config = PipelineConfig.parse(data, where=str(scene))
-        stages: dict[str, list[Any]] = {"detect": list(config.detect), "recognize": list(config.recognize),
+        # A scene without its own detectors keeps the demo's (motion, people, the tracker).
+        stages: dict[str, list[Any]] = {"detect": list(config.detect) or list(DETECT), "recognize": list(config.recognize),
                                         "interpret": list(config.interpret), "decide": [config.decide] if config.decide else []}
         relations = [spec.params for spec in config.interpret if spec.plugin == "relations"]
         return DemoScene(stages, [z for p in relations for z in p.get("zones", [])], [ln for p in relations for ln in p.get("lines", [])])

@@ -112,3 +112,12 @@ def test_a_scene_file_gives_other_footage_its_own_scene(tmp_path):
     assert main(["demo", "video", str(clip), "--scene", str(scene), "--out", str(tmp_path), "--max-frames", "5"]) == 0
     records = [json.loads(line) for line in (tmp_path / "demo-video" / "records.jsonl").read_text().splitlines()]
     assert all(r["decision"]["action"] in ("GO", "SLOW", "STOP") for r in records)
+
+
+def test_a_scene_without_detectors_keeps_the_demos(tmp_path):
+    from drid.demos.video import DETECT, demo_scene
+
+    scene = tmp_path / "zones-only.yaml"
+    scene.write_text("interpret: [{plugin: relations, params: {zones: [{name: door, polygon: [[0, 0], [50, 0], [50, 50]]}]}}]\n")
+    plan = demo_scene(str(tmp_path / "any.mp4"), str(scene))
+    assert plan.stages["detect"] == list(DETECT) and [z["name"] for z in plan.zones] == ["door"] and plan.stages["decide"] == []
