@@ -30,6 +30,9 @@ class TemporalParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # 0.8 s: on the one-by-one clip 19 person identities at 0.5 s, 16 at 0.8 s, 12 at 1.2 s, car
+    # counts 2/2 throughout (docs/counting.md); a longer wait costs no count (zones and lines
+    # count what a track did before its confirmation), only objects seen for less.
     min_seconds: float = Field(default=0.8, ge=0, description="seconds a track must have been seen (first to latest sighting) before it counts (appears, moves, enters zones)")
     min_frames: int | None = Field(default=None, ge=1, description="sightings before a track counts, instead of min_seconds (frames: older configs)")
     forget_after: float = Field(default=1.0, gt=0, description="seconds without a sighting before a track has left")
