@@ -74,11 +74,12 @@ class Tracker(Plugin):
         high: float = Field(default=0.3, ge=0.0, le=1.0, description="bytetrack: detections scoring at least this are matched first and may start tracks")
         low: float = Field(default=0.1, ge=0.0, le=1.0, description="bytetrack: detections scoring in [low, high) only keep followed tracks alive; below low they are ignored")
         birth: float | None = Field(default=None, ge=0.0, le=1.0, description="bytetrack: smallest score that starts a track (default: high)")
-        # Defaults chosen with drid eval tracker on car-detection, one-by-one-person and
-        # bikes-street, each with its own motion detector (the numbers: docs/tracking.md).
+        # Defaults chosen with drid eval tracker on car-detection, one-by-one-person, bikes-street
+        # and bigbuckbunny, each with its own detect stage (the numbers: docs/tracking.md).
         # high 0.3, not ByteTrack's 0.5: drid's motion scores the moving share of its box and
-        # hog-people cuts at 0.3; 0.5 collapsed bikes-street (HOTA 0.027 against 0.145).
-        # iou_threshold 0.3, not 0.2: one-by-one-person HOTA 0.248 against 0.205, the others equal.
+        # hog-people cuts at 0.3; 0.5 lost bigbuckbunny (HOTA 10.1 against 22.3), equal elsewhere.
+        # iou_threshold 0.3, not 0.2: equal on the clips (HOTA within 0.4), fewer id switches on
+        # the benchmark scene (5 against 13).
         iou_threshold: float = Field(default=0.3, ge=0.0, lt=1.0, description="smallest IoU (times the score, with fuse_score) of a match in the first stage (sort: the only stage)")
         low_iou: float = Field(default=0.5, ge=0.0, lt=1.0, description="bytetrack: smallest IoU of a match for a low-score detection")
         fuse_score: bool = Field(default=False, description="bytetrack: weigh IoU by the detection's score in the first stage")
