@@ -25,6 +25,7 @@ def test_constant_velocity_gives_one_id_and_the_speed_in_pixels_per_second():
         ids.append(last.track_id)
     assert ids[0] is None  # born tentative
     assert set(ids[1:]) == {1}
+    assert last is not None and last.velocity is not None
     vx, vy = last.velocity
     assert vx == pytest.approx(120, rel=0.05) and vy == pytest.approx(40, rel=0.1)
 
@@ -34,13 +35,14 @@ def test_velocity_follows_timestamps_not_frame_counts():
     for i in range(20):
         (a,) = slow.update(i * 0.1, [det(10 + 5 * i, 50)])
         (b,) = fast.update(i * 0.01, [det(10 + 5 * i, 50)])
+    assert a.velocity is not None and b.velocity is not None
     assert a.velocity[0] == pytest.approx(50, rel=0.05)
     assert b.velocity[0] == pytest.approx(500, rel=0.05)
 
 
 def test_two_objects_crossing_keep_their_ids():
     tracker = Tracker(min_hits=1)
-    history: dict[int, list[float]] = {}
+    history: dict[int | None, list[float]] = {}
     for i in range(40):
         t = i / 25
         a = det(20 + 8 * i, 100)  # left to right
@@ -96,6 +98,7 @@ class Squares:
 
     @hookimpl
     def drid_detect(self, frame: Frame) -> list[Detection]:
+        assert frame.image is not None
         ys, xs = np.nonzero(frame.image[:, :, 0])
         return [Detection(box=BoundingBox(x1=xs.min(), y1=ys.min(), x2=xs.max() + 1, y2=ys.max() + 1), label="square")]
 
@@ -116,7 +119,8 @@ def test_tracker_wraps_the_detect_stage_in_a_pipeline(mode):
         pipe.run()
     ids = [r.detections[0].track_id for r in sink.records]
     assert ids[0] is None and set(ids[1:]) == {1}
-    assert sink.records[-1].detections[0].velocity[0] == pytest.approx(80, rel=0.05)  # 4 px per 1/20 s
+    velocity = sink.records[-1].detections[0].velocity
+    assert velocity is not None and velocity[0] == pytest.approx(80, rel=0.05)  # 4 px per 1/20 s
     assert sink.records[-1].detections[0].plugin == "squares"  # attribution survives the wrapper
     assert pipe.summary.stages["detect"].plugins["track"].calls == 20
 
