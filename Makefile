@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint venv bench clean
+.PHONY: demo test lint venv bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Peers of benchmarks/track.py, installed without their dependencies: supervision requires
+# opencv-python, whose cv2 (OpenCV 5, no HOG or Haar cascades) would replace the headless 4.x one.
+bench-peers: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps "supervision>=0.26,<0.28"
+	$(BIN)/python -c "import cv2, sys; print('cv2', cv2.__version__); sys.exit(0 if cv2.__version__.startswith('4.') else 1)"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_overhead.py

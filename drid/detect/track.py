@@ -32,9 +32,8 @@ from drid.detect.tracking.appearance import embedding_features, histogram_featur
 from drid.detect.tracking.cmc import SparseFlowCMC
 from drid.detect.tracking.core import LOST, TENTATIVE, Rules, TrackerCore
 from drid.detect.tracking.kalman import BoxKalman, KalmanBoxFilter, cxcywh_to_xyxy
-from drid.pipeline._stages import SKIPPED_META
 from drid.pipeline.context import RunContext
-from drid.pipeline.hookspecs import hookimpl
+from drid.pipeline.hookspecs import SKIPPED_META, hookimpl
 from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import BoundingBox, Detection, Frame
 

@@ -4,12 +4,13 @@ from drid.errors import ConfigError, DridError, PluginLoadError, SourceError, St
 from drid.pipeline.config import EngineConfig, PipelineConfig, PluginSpec, apply_overrides, load_config
 from drid.pipeline.context import RunContext
 from drid.pipeline.engine import Pipeline
-from drid.pipeline.hookspecs import STAGE_HOOKS, hookimpl, hookspec
+from drid.pipeline.hookspecs import SKIPPED_META, STAGE_HOOKS, hookimpl, hookspec
 from drid.pipeline.registry import ENTRY_POINT_GROUP, PluginInfo, Registry, default_registry
 from drid.pipeline.stats import LatencyHistogram, PluginStats, RunSummary, StageStats
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "SKIPPED_META",
     "STAGE_HOOKS",
     "ConfigError",
     "DridError",

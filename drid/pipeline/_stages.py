@@ -12,17 +12,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from drid.errors import ConfigError, StageError, validation_text
 from drid.pipeline._binding import TimedCall, bind
-from drid.pipeline.hookspecs import STAGE_HOOKS, hookimpl
+from drid.pipeline.hookspecs import SKIPPED_META, STAGE_HOOKS, hookimpl
 from drid.pipeline.stats import PluginStats, RunSummary, StageStats
 from drid.schemas import Decision, Detection, Frame, FrameRecord, PluginFault, Recognition, Scene, Transition
 from drid.schemas.messages import build_objects
 
-__all__ = ["SKIPPED_META", "STAGE_TYPES", "FrameDropped", "FrameState", "Member", "Stage", "bridge_wrappers"]
-
-SKIPPED_META = "detect_skipped"
-"""``Frame.meta`` key set by the detect stage on a frame where some of its entries did not run
-(``interval``): their names, in config order. A tracker wrapping the stage reads it to carry those
-detectors' tracks instead of counting them as missed."""
+__all__ = ["STAGE_TYPES", "FrameDropped", "FrameState", "Member", "Stage", "bridge_wrappers"]
 
 _EMPTY_SCENE = Scene()
 

@@ -153,7 +153,11 @@ class Pipeline:
         registry = self._registry or default_registry()
         where = self._where
         if isinstance(entry, dict):
-            entry = PluginSpec.model_validate(entry)
+            try:
+                entry = PluginSpec.model_validate(entry)
+            except ValidationError as exc:
+                loc, msg = validation_message(exc)
+                raise ConfigError(msg, path=f"{path}.{loc}" if loc else path, where=where) from None
         if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
             entry = PluginSpec(plugin=entry[0], params=dict(entry[1] or {}))
         if isinstance(entry, str):

@@ -223,6 +223,11 @@ Policy = Literal["fail", "skip", "continue"]
 """What a plugin's exception does to the frame (``ERROR_POLICIES``): stop the run, drop the frame,
 or record a ``PluginFault`` and go on."""
 
+SKIPPED_META = "detect_skipped"
+"""``Frame.meta`` key set by the detect stage on a frame where some of its entries did not run
+(``interval``): their names, in config order. A tracker wrapping the stage reads it to carry those
+detectors' tracks instead of counting them as missed."""
+
 STAGES: tuple[str, ...] = get_args(Stage)
 PLACES: tuple[str, ...] = get_args(Place)
 ERROR_POLICIES: tuple[str, ...] = get_args(Policy)

@@ -521,3 +521,10 @@ def test_a_drid_error_at_start_names_the_plugin_and_its_place(error):
     text = str(caught.value)
     assert text.startswith("detect[1]: plugin 'refuses-to-start': ")
     assert text.endswith(str(error))
+
+
+@pytest.mark.parametrize("entry, where", [({"plugin": "blobs", "interval": 0}, "detect[0].interval"), ({"plugin": "blobs", "on_eror": "skip"}, "detect[0].on_eror")])
+def test_a_bad_entry_given_as_a_mapping_in_python_is_a_config_error_naming_its_key(entry, where):
+    with pytest.raises(ConfigError) as caught:
+        Pipeline(source=SyntheticSource(n=1), detect=[entry])
+    assert str(caught.value).startswith(where + ":"), str(caught.value)
