@@ -29,6 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from drid.detect.track import CARRIED_META
 from drid.schemas import Decision, Detection, FrameRecord
 
 __all__ = [
@@ -89,9 +90,11 @@ def _shade(image: np.ndarray, x1: int, y1: int, x2: int, y2: int, alpha: float =
 
 
 def detection_caption(d: Detection, extra: str = "") -> str:
+    """``label #id score``; a box the tracker carried while its detector did not run (``interval``)
+    is marked ``~`` after its id: it was predicted, not measured."""
     parts = [d.label]
     if d.track_id is not None:
-        parts.append(f"#{d.track_id}")
+        parts.append(f"#{d.track_id}~" if d.meta.get(CARRIED_META) else f"#{d.track_id}")
     parts.append(f"{d.score:.2f}")
     if extra:
         parts.append(extra)
@@ -116,6 +119,19 @@ def _free_spot(x: int, y: int, w: int, h: int, below: int, taken: list[tuple[int
     return x, y
 
 
+def _dashed_rectangle(image: np.ndarray, p1: tuple[int, int], p2: tuple[int, int], color: tuple[int, int, int], thickness: int) -> None:
+    """A rectangle drawn in dashes (a predicted box, not a measured one)."""
+    (x1, y1), (x2, y2) = p1, p2
+    dash = max(4, 3 * thickness)
+    for a, b in (((x1, y1), (x2, y1)), ((x2, y1), (x2, y2)), ((x2, y2), (x1, y2)), ((x1, y2), (x1, y1))):
+        length = max(abs(b[0] - a[0]), abs(b[1] - a[1]))
+        for start in range(0, length, 2 * dash):
+            t0, t1 = start / max(length, 1), min(start + dash, length) / max(length, 1)
+            q0 = (round(a[0] + (b[0] - a[0]) * t0), round(a[1] + (b[1] - a[1]) * t0))
+            q1 = (round(a[0] + (b[0] - a[0]) * t1), round(a[1] + (b[1] - a[1]) * t1))
+            cv2.line(image, q0, q1, color, thickness, cv2.LINE_AA)
+
+
 def draw_detection(image: np.ndarray, d: Detection, caption: str | None = None, scale: float | None = None,
                    taken: list[tuple[int, int, int, int]] | None = None) -> None:
     """A detection's box (or polyline) with its caption; a velocity arrow for tracked objects.
@@ -137,7 +153,12 @@ def draw_detection(image: np.ndarray, d: Detection, caption: str | None = None, 
         draw_text(image, text, origin, (0, 0, 0), scale * 0.8, background=_LANE)
         return
     x1, y1, x2, y2 = (int(round(v)) for v in d.box.as_xyxy())
-    cv2.rectangle(image, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
+    if d.meta.get(CARRIED_META):
+        _dashed_rectangle(image, (x1, y1), (x2, y2), color, thickness)
+    else:
+        cv2.rectangle(image, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
+    for px, py in (d.keypoints or {}).values():
+        cv2.circle(image, (int(round(px)), int(round(py))), max(2, thickness + 1), color, cv2.FILLED, cv2.LINE_AA)
     text = caption or detection_caption(d)
     origin = (x1, y1 - 4)
     if taken is not None:

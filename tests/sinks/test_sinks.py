@@ -162,3 +162,27 @@ def test_sinks_built_in_python_validate_their_parameters_like_a_config(tmp_path)
         HarvestSink(path=str(tmp_path), per_track=0)
     with pytest.raises(ConfigError, match=r"params\.trails: unknown parameter .*did you mean 'trail'"):
         FramesSink(path=str(tmp_path), trails=3)
+
+
+def test_a_carried_box_is_dashed_and_marked_and_keypoints_are_dots(tmp_path):
+    from drid.detect.track import CARRIED_META
+    from drid.sinks.draw import detection_caption, draw_detection
+
+    measured = detection((20, 20, 100, 80), "car", track_id=3)
+    carried = measured.model_copy(update={"meta": {CARRIED_META: True}})
+    face = detection((120, 20, 180, 80), "face", keypoints={"left_eye": (135.0, 40.0), "nose": (150.0, 55.0)})
+    assert detection_caption(measured).startswith("car #3 ") and detection_caption(carried).startswith("car #3~ ")
+
+    def drawn(d):
+        image = np.zeros((120, 200, 3), np.uint8)
+        draw_detection(image, d)
+        return image
+
+    solid, dashed = drawn(measured), drawn(carried)
+    edge = slice(21, 99)  # along the box's bottom edge (the caption sits on the top one)
+    solid_on = np.count_nonzero(solid[80, edge].any(axis=1))
+    dashed_on = np.count_nonzero(dashed[80, edge].any(axis=1))
+    assert solid_on == edge.stop - edge.start and 0.3 * solid_on < dashed_on < 0.8 * solid_on
+    with_dots = drawn(face)
+    assert with_dots[40, 135].any() and with_dots[55, 150].any()  # inside the box, where only a dot can be
+    cv2.imwrite(str(tmp_path / "carried.png"), np.hstack([solid, dashed, with_dots]))
