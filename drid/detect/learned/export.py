@@ -3,10 +3,11 @@ runtime (and drid's ``detector`` plugin with ``format: tflite``) reads it withou
 
 The graph takes ``uint8 [1, H, W, 3]`` RGB (letterboxed, as the Keras model) and decodes the
 CenterNet heads inside it — 3×3 max-pool peaks, the ``max_detections`` best, their offsets and
-sizes — into the four outputs of the TF Object Detection API, in this order:
-``detection_boxes [1, K, 4]`` (normalised ``ymin, xmin, ymax, xmax`` of the input),
-``detection_classes [1, K]`` (0-based, float), ``detection_scores [1, K]`` (best first) and
-``num_detections [1]`` (how many of the K reach ``min_score``). The labels are in
+sizes — into the four outputs of the TF Object Detection API, in its order (signature
+``serving_default``, outputs ``output_0`` … ``output_3``, as ``TFLite_Detection_PostProcess:0…3``):
+boxes ``[1, K, 4]`` (normalised ``ymin, xmin, ymax, xmax`` of the input), classes ``[1, K]``
+(0-based, float), scores ``[1, K]`` (best first) and count ``[1]`` (how many of the K reach
+``min_score``). The labels are in
 ``NAME.labels.txt`` beside it."""
 
 from __future__ import annotations
@@ -60,8 +61,12 @@ def export_tflite(model_path: str | Path, out: str | Path | None = None, *, max_
             "num_detections": tf.reshape(count, [1]),
         }
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([detect.get_concrete_function()], model)
-    data = converter.convert()
+    # Weights frozen into constants first: a graph converted with its resource variables reads
+    # them uninitialised in the interpreter.
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    frozen = convert_variables_to_constants_v2(detect.get_concrete_function())
+    data = tf.lite.TFLiteConverter.from_concrete_functions([frozen], tf.Module()).convert()
     target = Path(out) if out is not None else path.with_suffix(".tflite")
     target.write_bytes(data)
     labels = path.with_suffix(".labels.txt")

@@ -221,16 +221,19 @@ def train_detector(
         return {"val_ap50": float(np.mean([r.ap50 for r in res.values()]))}
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=centernet_loss(n_classes))
+    # With a scorer, early stopping watches validation AP@0.5: the focal loss flattens while AP still
+    # climbs (seen on the bundled model's curves), so the loss stops runs that are still improving.
+    stop_on = ("val_ap50", "max") if score is not None else ("val_loss", "min")
     callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        _epoch_bar(epochs, progress, val_ap if score is not None else None),  # first: it adds val_ap50 to the logs
+        keras.callbacks.EarlyStopping(monitor=stop_on[0], mode=stop_on[1], patience=patience, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, patience // 2), min_lr=learning_rate / 50),
-        _epoch_bar(epochs, progress, val_ap if score is not None else None),
     ]
     if time_budget_s is not None:
         callbacks.append(_TimeBudget(time_budget_s, started))
     h = model.fit(batches, validation_data=(x_val, y_val), epochs=epochs, verbose=0, callbacks=callbacks)
     history = {k: [float(v) for v in vs] for k, vs in h.history.items() if k != "learning_rate"}
-    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    best_epoch = int(np.argmax(history["val_ap50"]) if stop_on[0] == "val_ap50" else np.argmin(history["val_loss"])) + 1
 
     target = Path(out).expanduser()
     target.mkdir(parents=True, exist_ok=True)
@@ -280,6 +283,7 @@ def train_detector(
         "scored_on": "held-out test" if test_samples else "validation",
         "epochs_run": len(history["loss"]),
         "best_epoch": best_epoch,
+        "early_stopping": "validation AP@0.5" if stop_on[0] == "val_ap50" else "validation loss",
         "validation": {k: {"ap50": r.ap50, "ap": r.ap, "objects": r.n_truth} for k, r in results.items()},
         "augment": (augment or Augment()).__dict__ | {"scale": list((augment or Augment()).scale)},
         "sources": list(sources),
@@ -344,7 +348,7 @@ def model_card(meta: dict[str, Any], model_path: Path, tflite_path: Path | None)
 |---|---|---|---|
 {rows}
 
-Epochs run {meta['epochs_run']}, weights kept from epoch {meta['best_epoch']} (early stopping on validation loss); {meta['train_seconds']} s.
+Epochs run {meta['epochs_run']}, weights kept from epoch {meta['best_epoch']} (early stopping on {meta['early_stopping']}); {meta['train_seconds']} s.
 
 ## Limitations
 
