@@ -194,6 +194,9 @@ class RelationsInterpreter(Plugin):
     def drid_interpret(self, frame: Frame, objects: list[SceneObject]) -> Scene:
         # A source that leaves every timestamp at 0 still has a frame order: time it by index.
         t = frame.timestamp if frame.timestamp > 0 or frame.index == 0 else frame.index / self.params.assume_fps
+        scene = self._state(frame.source)
+        if frame.image is not None:
+            scene.memory.frame_size = (frame.width, frame.height)
         return self.interpret(t, objects, source=frame.source)
 
     # -- the work ----------------------------------------------------------------------------
@@ -268,6 +271,7 @@ class RelationsInterpreter(Plugin):
         m = track.motion
         attrs: dict[str, Any] = dict(obj.attributes)
         attrs["confirmed"] = track.confirmed
+        attrs["identity"] = track.identity
         if track.confirmed:
             attrs.update(
                 moving=m.moving, speed_px_s=round(m.speed, 2), heading_deg=round(m.heading, 1), age_s=round(track.age(t), 3),

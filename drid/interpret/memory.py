@@ -44,6 +44,9 @@ class TemporalParams(BaseModel):
     approach_fraction: float = Field(default=0.7, gt=0, le=1, description="approaching when this share of the speed points at the other object")
     approach_range: float | None = Field(default=3.0, gt=0, description="approaching/moving_away only towards objects within this many object sizes (null: any)")
     anchor: Anchor = Field(default="bottom", description="the point of a box whose motion is measured (bottom: where it meets the ground)")
+    identity_s: float = Field(
+        default=60.0, ge=0, description="a track born away from the frame's edges within this many seconds of one that vanished there, and near it, is the same object (its identity; 0: never)"
+    )
 
 
 @dataclass
@@ -72,6 +75,8 @@ class Track:
     ground: deque[tuple[float, float]] = field(default_factory=deque)  # metres, parallel to history
     motion: Motion = field(default_factory=Motion)
     pending: int = 0  # frames in a row whose speed says the moving state should flip
+    identity: int = 0  # the id of the object's first track (a track that continues a vanished one takes its identity)
+    first_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     @property
     def size(self) -> float:
@@ -104,6 +109,36 @@ class TrackMemory:
         self.params = params if params is not None else TemporalParams()
         self.calibration = calibration
         self.tracks: dict[int, Track] = {}
+        self.vanished: list[tuple[float, str, int, tuple[float, float, float, float]]] = []  # (when, label, identity, last box)
+        self.frame_size: tuple[int, int] | None = None
+
+    def _inside(self, box: tuple[float, float, float, float]) -> bool:
+        """Whether ``box`` keeps clear of the frame's edges (2 % of its size): an object there
+        did not come in or go out through an edge."""
+        if self.frame_size is None:
+            return False
+        w, h = self.frame_size
+        m = 0.02 * max(w, h)
+        return box[0] > m and box[2] < w - m and box[1] > m and box[3] < h - m
+
+    def _identity(self, oid: int, label: str, t: float, box: tuple[float, float, float, float]) -> int:
+        """A new track's identity: that of the object that vanished nearest to it, away from the
+        edges, within ``identity_s`` (a person standing still melts into a background model and
+        reappears when they move on), else its own id."""
+        p = self.params
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        best, best_d = None, float("inf")
+        own = math.sqrt(max(box[2] - box[0], 1.0) * max(box[3] - box[1], 1.0))
+        for k, (when, vlabel, _, vbox) in enumerate(self.vanished):
+            if not 0.0 <= t - when <= p.identity_s:
+                continue
+            size = max(math.sqrt(max(vbox[2] - vbox[0], 1.0) * max(vbox[3] - vbox[1], 1.0)), own, 1.0)
+            d = math.hypot(cx - (vbox[0] + vbox[2]) / 2, cy - (vbox[1] + vbox[3]) / 2) / size
+            if vlabel == label and d <= 1.0 and d < best_d:
+                best, best_d = k, d
+        if best is None:
+            return oid
+        return self.vanished.pop(best)[2]
 
     def update(self, t: float, objects: Sequence[SceneObject]) -> list[Event]:
         """Feed the tracked objects of the frame at time ``t``; returns ``appeared``, ``left``,
@@ -120,6 +155,7 @@ class TrackMemory:
             box = tuple(float(v) for v in boxes[k])
             if track is None:
                 track = self.tracks[obj.id] = Track(obj.id, obj.label, t, t, box, history=deque(maxlen=p.max_history), ground=deque(maxlen=p.max_history))  # type: ignore[arg-type]
+                track.identity, track.first_box = obj.id, box  # type: ignore[assignment]
             else:
                 track.sightings += 1
                 track.last_seen, track.box, track.label = t, box, obj.label  # type: ignore[assignment]
@@ -134,11 +170,18 @@ class TrackMemory:
             track.motion = self._motion(track, obj)
             if not track.confirmed and self._confirms(track, t):
                 track.confirmed = True
+                # Claimed on confirmation, where it was born: fragments that never confirm do not take it.
+                if p.identity_s > 0:
+                    track.identity = self._identity(track.id, track.label, track.first_seen, track.first_box)
                 events.append(Event(name="appeared", objects=(track.id,), data={"label": track.label}))
             elif track.confirmed and track.motion.moving != was_moving:
                 events.append(Event(name="started_moving" if track.motion.moving else "stopped", objects=(track.id,), data={"label": track.label}))
+        self.vanished = [v for v in self.vanished if t - v[0] <= p.identity_s + p.forget_after]
         for oid in [oid for oid, tr in self.tracks.items() if t - tr.last_seen > p.forget_after]:
             track = self.tracks.pop(oid)
+            # Vanished in place (still, or away from the edges): presumed there, unseen.
+            if track.confirmed and p.identity_s > 0 and (not track.motion.moving or self._inside(track.box)):
+                self.vanished.append((track.last_seen, track.label, track.identity, track.box))
             if track.confirmed:
                 events.append(Event(name="left", objects=(oid,), data={"label": track.label, "seen_s": round(track.last_seen - track.first_seen, 3)}))
         return events

@@ -197,3 +197,25 @@ def test_relations_counts_a_split_track_once_behind_confirmation():
     assert names.count("crossed_line") == 1
     assert "continued" in names
     assert rel.counts() == {"": {"door": {"downward": 1, "upward": 0}}}
+
+
+def test_an_object_that_vanished_standing_still_keeps_its_identity():
+    # A person walks in and stops (a background model absorbs them: no more sightings); 20 s
+    # later a new track is born where they stood: the same object, one identity. Someone born
+    # far from there is someone else.
+    rel = RelationsInterpreter()
+    identity: dict[int, object] = {}
+
+    def see(k: int, oid: int, x: float) -> None:
+        scene = rel.interpret(k / FPS, [scene_object(oid, "person", tuple(box_at(x, 400).as_xyxy()))])
+        for o in scene.objects:
+            if o.attributes.get("confirmed"):
+                identity[o.id] = o.attributes["identity"]
+
+    for k in range(50):
+        see(k, 1, 100 + 10 * min(k, 20))  # walks to x = 300 and stands there 3 s
+    for k in range(230, 260):
+        see(k, 2, 300 + 10 * (k - 230))  # moves on from where they stood
+    for k in range(500, 530):
+        see(k, 3, 700 - 10 * (k - 500))  # someone new, far from where anyone vanished
+    assert identity == {1: 1, 2: 1, 3: 3}

@@ -61,9 +61,11 @@ def test_no_person_outside_the_visits(people):
     assert starts and all(any(a - 10 <= n <= b + 10 for a, b in VISITS) for n in starts.values())
 
 
-@pytest.mark.xfail(strict=True, reason="not reached: 16 identities for 6 visits with the defaults (motion loses a person who stands still; the exit is a new track)")
+@pytest.mark.xfail(strict=True, reason="not reached: 11 identities (16 track ids) for 6 visits with the defaults")
 def test_person_identities_close_to_the_visits(people):
-    identities = {o.id for r in people for o in confirmed_people(r)}
+    # An identity is the object behind one or more tracks (attributes['identity']): a visitor
+    # standing still melts into motion's background and comes back as a new track where they stood.
+    identities = {o.attributes["identity"] for r in people for o in confirmed_people(r)}
     assert len(identities) <= 1.5 * len(VISITS)
 
 
