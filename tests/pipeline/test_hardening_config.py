@@ -271,3 +271,25 @@ def test_yaml_tags_never_build_python_objects(tmp_path):
         with pytest.raises(ConfigError, match=r"line 1: invalid YAML: could not determine a constructor for the tag"):
             parse_yaml(text)
     assert not marker.exists()
+
+
+def test_built_in_models_and_policies_are_read_from_the_config_folder(tmp_path, monkeypatch):
+    from drid.recognize.bundle import BUNDLED_MODELS, copy_bundle
+
+    project = tmp_path / "project"
+    copy_bundle(BUNDLED_MODELS / "digits.keras", project / "models", "mine")
+    (project / "policies").mkdir()
+    policy = Path(__file__).resolve().parents[2] / "drid" / "decide" / "models" / "cartpole-ppo.npz"
+    (project / "policies" / "cartpole.npz").write_bytes(policy.read_bytes())
+    cfg = project / "pipe.yaml"
+    cfg.write_text("source: {plugin: gym, params: {env: CartPole-v1, steps: 2}}\n"
+                   "recognize: [{plugin: keras-classifier, params: {model: models/mine.keras}}]\n"
+                   "decide: {plugin: ppo, params: {policy: policies/cartpole.npz, learn: false}}\n")
+    monkeypatch.chdir(tmp_path)  # the config's folder is project/, not here
+    pipe = Pipeline.from_config(Path("project") / "pipe.yaml")
+    classifier = pipe.stages[0].members[0].instance
+    assert classifier.model_path == project / "models" / "mine.keras"
+    assert pipe.stages[1].members[0].instance.params.policy == str(project / "policies" / "cartpole.npz")
+    cfg.write_text(cfg.read_text().replace("policies/cartpole.npz", "policies/missing.npz"))
+    with pytest.raises(ConfigError, match=r"pipe.yaml: decide.params.policy: plugin 'ppo': .*no such file or folder: '.*project/policies/missing.npz'"):
+        Pipeline.from_config(cfg)
