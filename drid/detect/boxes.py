@@ -8,7 +8,7 @@ import numpy as np
 
 from drid.schemas import BoundingBox, Frame, iou_matrix
 
-__all__ = ["absorb_nested", "frame_box", "join_stacked", "merge_boxes", "nms", "scaled"]
+__all__ = ["absorb_nested", "frame_box", "join_stacked", "merge_boxes", "nms", "not_nested", "scaled"]
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
@@ -79,6 +79,22 @@ def absorb_nested(boxes: list[tuple[int, int, int, int]], fraction: float) -> li
                 merged.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
                 break
     return [(a[0], a[1], a[2], a[3]) for a in merged]
+
+
+def not_nested(boxes: np.ndarray, fraction: float = 0.5) -> list[int]:
+    """Indices (in input order) of the ``N×4`` xyxy boxes that do not lie mostly inside a larger
+    one: a box with at least ``fraction`` of its area inside a larger box is dropped.
+
+    For detectors that fire on a part of an object besides the whole (HOG on a person's torso
+    or legs next to the full body): non-maximum suppression keeps such a box, since its IoU with
+    the whole is small."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    area = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+    iw = np.maximum(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0)
+    ih = np.maximum(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0)
+    inside = iw * ih >= fraction * np.maximum(area[:, None], 1e-9)  # [i, j]: i mostly inside j
+    larger = area[None, :] > area[:, None]
+    return [i for i in range(len(b)) if not np.any(inside[i] & larger[i])]
 
 
 def join_stacked(boxes: list[tuple[int, int, int, int]], gap: float, overlap: float = 0.5) -> list[tuple[int, int, int, int]]:

@@ -128,3 +128,12 @@ def test_frames_of_another_size_start_again():
     motion = MotionDetector(warmup=1)
     for n, shape in enumerate([(120, 160, 3)] * 3 + [(80, 100, 3)] * 3):
         assert motion.drid_detect(Frame(index=n, image=np.full(shape, 90, np.uint8))) == []
+
+
+def test_not_nested_drops_parts_inside_a_whole():
+    from drid.detect.boxes import not_nested
+
+    person, torso, beside = (386, 24, 536, 391), (387, 62, 447, 214), (80, 53, 132, 185)
+    assert not_nested(np.array([torso, person, beside])) == [1, 2]
+    assert not_nested(np.array([person, (500, 300, 600, 420)])) == [0, 1]  # a quarter inside: kept
+    assert not_nested(np.zeros((0, 4))) == []
