@@ -40,7 +40,7 @@ HELD_OUT = {
 def frames_at(path: Path, start: int, n: int, size: tuple[int, int]) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
     cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-    out = []
+    out: list[np.ndarray] = []
     while len(out) < n:
         ok, image = cap.read()
         if not ok:
@@ -121,7 +121,7 @@ def motion_detections(frames: list[tuple[str, int, np.ndarray, Any]]) -> tuple[l
         pipe = Pipeline(source=("video", {"path": str(path), "start": keep.start - 20, "stop": keep.stop}), detect=[("motion", {"min_area": 1500})])
         with pipe:
             for r in pipe:
-                n = int(r.frame.meta["position"])
+                n = int(str(r.frame.meta["position"]))
                 if (video, n) in wanted:
                     got[(video, n)] = (np.array([d.box.as_xyxy() for d in r.detections]).reshape(-1, 4), np.array([d.score for d in r.detections]))
     boxes = [got.get((v, f), (np.zeros((0, 4)), np.zeros(0)))[0] for v, f, _, _ in frames]

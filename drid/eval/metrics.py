@@ -48,7 +48,8 @@ class Match:
     missed: tuple[int, ...]  # indexes of counted ground-truth objects no detection found
 
 
-def match_boxes(det_boxes: np.ndarray, det_scores: Sequence[float], gt_boxes: np.ndarray, gt_ignore: Sequence[bool] = (), iou_threshold: float = 0.5) -> Match:
+def match_boxes(det_boxes: np.ndarray, det_scores: Sequence[float] | np.ndarray, gt_boxes: np.ndarray, gt_ignore: Sequence[bool] | np.ndarray = (),
+                iou_threshold: float = 0.5) -> Match:
     """Greedy matching by descending score, as in PASCAL VOC: each detection takes the unmatched
     ground-truth box it overlaps most, if that IoU reaches ``iou_threshold``; a detection that
     overlaps only an ``ignore`` box is ``ignored``; the rest are false positives."""
@@ -232,7 +233,7 @@ class APResult:
         return float(np.mean(self.per_threshold)) if self.per_threshold else 0.0
 
 
-def detection_ap(images: Sequence[tuple[np.ndarray, Sequence[float], np.ndarray, Sequence[bool]]],
+def detection_ap(images: Sequence[tuple[np.ndarray, Sequence[float] | np.ndarray, np.ndarray, Sequence[bool] | np.ndarray]],
                  thresholds: Sequence[float] | np.ndarray = COCO_IOU_THRESHOLDS) -> APResult:
     """AP of one class over ``images``, each ``(det_boxes N×4, det_scores N, gt_boxes G×4,
     gt_ignore G)`` in the same pixels: detections matched per image at every threshold

@@ -18,7 +18,9 @@ SIZE = (320, 192)
 
 
 def astronaut() -> np.ndarray:
-    return cv2.imread(str(package_file("skimage", "data", "astronaut.png")))
+    image = cv2.imread(str(package_file("skimage", "data", "astronaut.png")))
+    assert image is not None
+    return np.asarray(image)
 
 
 def test_decode_of_encode_gives_the_boxes_back():

@@ -70,7 +70,7 @@ def test_student_beats_its_teacher_on_the_frames_where_she_stands_still(student)
     teacher: dict[int, np.ndarray] = {}
     with Pipeline.from_config(teacher_config(DEFAULT_TEACHER, clip, start=60, stop=176)) as pipe:
         for record in pipe:
-            n = record.frame.meta["position"]
+            n = int(str(record.frame.meta["position"]))
             if n in STANDING:
                 teacher[n] = np.array([d.box.as_xyxy() for d in record.detections if d.track_id is not None]).reshape(-1, 4)
     backend = KerasCenterNet(result.model_path)

@@ -33,11 +33,11 @@ class Sample:
     (boxes neither taught nor penalised: crowds, cut-off objects)."""
 
     image: np.ndarray
-    boxes: np.ndarray
-    classes: np.ndarray
+    boxes: Any
+    classes: Any
     source: str
     frame: int | None = None
-    ignore: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    ignore: Any = field(default_factory=lambda: np.zeros(0, bool))
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)

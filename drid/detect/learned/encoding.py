@@ -9,6 +9,7 @@ gives the boxes back to float precision."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -67,7 +68,7 @@ def gaussian_sigma(w_cells: np.ndarray, h_cells: np.ndarray) -> tuple[np.ndarray
     return np.maximum(MIN_SIGMA, SIGMA_PER_CELL * np.asarray(w_cells)), np.maximum(MIN_SIGMA, SIGMA_PER_CELL * np.asarray(h_cells))
 
 
-def encode(boxes: np.ndarray, classes: np.ndarray, n_classes: int, input_size: tuple[int, int], stride: int = STRIDE) -> np.ndarray:
+def encode(boxes: np.ndarray | Sequence[Sequence[float]], classes: np.ndarray | Sequence[int], n_classes: int, input_size: tuple[int, int], stride: int = STRIDE) -> np.ndarray:
     """Training targets for ``boxes`` (``K×4`` xyxy in input pixels) of class ``classes`` (``K``).
 
     Boxes whose centre falls outside the input are skipped. When two centres share a cell, the
