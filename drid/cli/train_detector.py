@@ -52,6 +52,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--images", help="COCO: folder the file names are relative to (default: the JSON's folder)")
     p.add_argument("--min-track", type=positive_int, default=8, help="teacher: frames a track must persist to be kept (default: 8)")
     p.add_argument("--every", type=positive_int, default=1, help="teacher: keep every n-th frame as a sample (default: 1)")
+    p.add_argument("--start", type=int, default=0, help="teacher: first frame of each video (default: 0)")
+    p.add_argument("--stop", type=positive_int, default=None, help="teacher: frame to stop before (default: the end)")
     p.add_argument("--out", default="out/models", help="output folder (default: out/models)")
     p.add_argument("--name", default="detector", help="file name stem of the bundle (default: detector)")
     p.add_argument("--size", type=_input_size, default=(320, 192), metavar="WxH", help="network input, multiples of 32 (default: 320x192)")
@@ -121,17 +123,21 @@ def run_command(args: argparse.Namespace) -> int:
         if teacher is not None:
             try:
                 labels = pseudo_label(teacher, args.inputs, args.size, classes=classes, label_map=label_map, min_track=args.min_track,
-                                      every=args.every, seed=args.seed)
+                                      every=args.every, start=args.start, stop=args.stop, seed=args.seed)
             except ValueError as exc:
                 raise ConfigError(str(exc), path="--teacher") from None
             samples, found = labels.samples, labels.classes
-            print(f"round {round_}: teacher {'default (motion + track)' if teacher is DEFAULT_TEACHER else teacher}: "
+            shown = "default (motion + track)" if teacher is DEFAULT_TEACHER else (teacher.get("name") if isinstance(teacher, dict) else teacher)
+            print(f"round {round_}: teacher {shown}: "
                   + ", ".join(f"{k} {v}" for k, v in labels.stats.items()), file=sys.stderr)
         else:
             samples, found = _read(args.inputs, args, classes, label_map)
         if not found:
             raise ConfigError("no labels found to learn" + (" (the teacher kept no track: try --min-track lower)" if teacher is not None else ""), path="inputs")
         if not any(len(s.boxes) for s in samples):
+            if round_ > 1:
+                raise ConfigError(f"round {round_}: the student of round {round_ - 1} kept no persistent track as a teacher "
+                                  "(its scores stay under the detector's threshold): train it longer (--epochs, --steps)", path="--rounds")
             raise ConfigError("the data holds no boxes of the classes to learn", path="--classes" if classes else "inputs")
         name = args.name if round_ == args.rounds else f"{args.name}.round{round_}"
         try:
@@ -147,7 +153,7 @@ def run_command(args: argparse.Namespace) -> int:
         if teacher is not None and round_ < args.rounds:
             # the student becomes the teacher: its boxes, tracked, label the videos again
             teacher = {"name": f"student-round{round_}", "detect": [
-                {"plugin": "detector", "params": {"model": str(result.model_path), "score_threshold": 0.4}},
+                {"plugin": "detector", "params": {"model": str(result.model_path)}},  # the plugin's score threshold
                 {"plugin": "track", "params": {"min_hits": 2, "max_age": 5}},
             ]}
             label_map = {}
