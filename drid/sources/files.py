@@ -6,7 +6,7 @@ import glob
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import cv2
 import numpy as np
@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 from drid.errors import SourceError
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
-from drid.pipeline.params import Plugin, PluginParams
+from drid.pipeline.params import InputPath, Plugin, PluginParams
 from drid.schemas import Frame
 from drid.sources.media import Sized, media_path, to_bgr
 
@@ -33,7 +33,7 @@ class ImageSource(Plugin):
     drid_name = "images"
 
     class Params(PluginParams):
-        path: str = Field(description="an image file, a folder of images, or a glob such as 'shots/*.jpg'; 'pkg:PACKAGE/PATH' is inside an installed package")
+        path: Annotated[str, InputPath()] = Field(description="an image file, a folder of images, or a glob such as 'shots/*.jpg'; 'pkg:PACKAGE/PATH' is inside an installed package")
         recursive: bool = Field(default=False, description="descend into sub-folders (folders and '**' globs)")
         fps: float = Field(default=1.0, gt=0, description="timestamps advance by 1/fps seconds per image")
         repeat: int = Field(default=1, ge=1, description="yield the whole set this many times (benchmarks, soak tests)")
@@ -69,6 +69,8 @@ class ImageSource(Plugin):
             return found
         if not p.exists():
             raise SourceError(f"images: file not found: '{p}'")
+        if not p.is_file():
+            raise SourceError(f"images: '{p}' is not a regular file (a named pipe or a device would block the run)")
         return [p]
 
     @hookimpl
@@ -108,7 +110,7 @@ class VideoSource(Plugin):
     drid_name = "video"
 
     class Params(PluginParams):
-        path: str | int = Field(description="a video file (MP4, AVI, GIF…), a stream URL, or a camera index such as 0; 'pkg:PACKAGE/PATH' is inside an installed package")
+        path: Annotated[str | int, InputPath(names=True, special=True)] = Field(description="a video file (MP4, AVI, GIF…), a stream URL, or a camera index such as 0; 'pkg:PACKAGE/PATH' is inside an installed package")
         stride: int = Field(default=1, ge=1, description="keep every n-th frame")
         start: int = Field(default=0, ge=0, description="first frame to read (file index)")
         stop: int | None = Field(default=None, ge=1, description="frame index to stop before (exclusive)")

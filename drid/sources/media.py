@@ -32,9 +32,13 @@ class Sized(Generic[T]):
 
 def to_bgr(image: np.ndarray) -> np.ndarray:
     """Any OpenCV-decoded image as ``H×W×3`` uint8 BGR (grey expanded, alpha dropped, 16-bit
-    scaled down)."""
+    scaled down; floating-point images read as 0..1 unless their values go past 1, as 0..255)."""
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
+    elif image.dtype.kind == "f":  # float TIFF/EXR: 0..1 by convention
+        image = np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0)
+        peak = float(image.max()) if image.size else 0.0
+        image = np.clip(image * (255.0 if peak <= 1.0 else 1.0), 0, 255).round().astype(np.uint8)
     elif image.dtype != np.uint8:
         image = np.clip(image, 0, 255).astype(np.uint8)
     if image.ndim == 2:

@@ -23,7 +23,7 @@ def test_example_runs(path, tmp_path, monkeypatch):
     text = path.read_text()
     if "../shared/data" in text and not SHARED_DATA.is_dir():
         pytest.skip("shared data not available")
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(tmp_path)  # examples work from any directory: their input paths are read from the config's folder
     sinks = yaml.safe_load(text)["sinks"]
     overrides = [f"sinks.{i}.params.path={tmp_path / str(i) / Path(sink['params']['path']).name}" for i, sink in enumerate(sinks)]  # outputs in tmp
     with Pipeline.from_config(path, overrides, max_frames=8) as pipe:

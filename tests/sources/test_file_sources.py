@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import cv2
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from drid import Pipeline
-from drid.errors import SourceError
+from drid.errors import ConfigError, SourceError
 from drid.sinks.jsonl import JsonlSink
 from drid.sources.files import ImageSource, VideoSource
 from drid.testing import CollectSink
@@ -49,8 +50,8 @@ def test_image_folder_is_read_in_name_order(sample_photos):
 def test_glob_and_repeat(sample_photos):
     records, _ = run(ImageSource(path=str(sample_photos / "fl*.jpg"), repeat=3))
     assert [r.frame.index for r in records] == [0, 1, 2]
-    with pytest.raises(SourceError, match=r"images: no files match '.*/nothing\*.png'"):
-        run(ImageSource(path=str(sample_photos / "nothing*.png")))
+    with pytest.raises(ConfigError, match=r"params.path: .*no file matches '.*/nothing\*.png'"):  # found before the run
+        ImageSource(path=str(sample_photos / "nothing*.png"))
 
 
 def test_undecodable_file_in_a_folder_is_counted_and_skipped(tmp_path, sample_photos):
@@ -63,8 +64,8 @@ def test_undecodable_file_in_a_folder_is_counted_and_skipped(tmp_path, sample_ph
 
 
 def test_missing_or_corrupt_single_image_is_a_clear_error(tmp_path):
-    with pytest.raises(SourceError, match=r"images: file not found: '.*missing.png'"):
-        run(ImageSource(path=str(tmp_path / "missing.png")))
+    with pytest.raises(ConfigError, match=r"params.path: .*no such file or folder: '.*missing.png'"):  # found before the run
+        ImageSource(path=str(tmp_path / "missing.png"))
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG garbage")
     with pytest.raises(SourceError, match=r"images: cannot decode '.*bad.png' \(not an image, or corrupt\)"):
@@ -101,8 +102,8 @@ def test_video_stride_start_stop(clip):
 
 
 def test_video_errors(tmp_path, clip):
-    with pytest.raises(SourceError, match=r"video: file not found: '.*nope.mp4'"):
-        run(VideoSource(path=str(tmp_path / "nope.mp4")))
+    with pytest.raises(ConfigError, match=r"params.path: .*no such file or folder: '.*nope.mp4'"):
+        VideoSource(path=str(tmp_path / "nope.mp4"))
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
     with pytest.raises(SourceError, match=r"video: (cannot open '.*junk.mp4'|'.*junk.mp4' has no decodable frames)"):
@@ -166,3 +167,26 @@ def test_unwritable_jsonl_path_is_a_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(DridError, match=r"jsonl: cannot write '.*file/run.jsonl'"):
         Pipeline(source=SyntheticSource(n=1), sinks=[JsonlSink(path=str(blocker / "run.jsonl"))]).run()
+
+
+def test_a_float_image_in_0_to_1_is_not_black(tmp_path):
+    cv2.imwrite(str(tmp_path / "half.tiff"), np.full((8, 8, 3), 0.5, np.float32))
+    records, _ = run(ImageSource(path=str(tmp_path / "half.tiff")))
+    assert (records[0].frame.image == 128).all()
+
+
+def test_a_named_pipe_is_refused_before_the_run(tmp_path):
+    fifo = tmp_path / "image.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file or folder"):
+        ImageSource(path=str(fifo))
+
+
+def test_a_relative_path_in_a_config_file_is_read_from_its_folder(tmp_path, sample_photos, monkeypatch):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "shot.png"), cv2.imread(str(sample_photos / "china.jpg")))
+    (folder / "pipe.yaml").write_text("source: {plugin: images, params: {path: shot.png}}\n")
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    records = list(Pipeline.from_config(folder / "pipe.yaml"))
+    assert len(records) == 1 and records[0].frame.source.endswith("shot.png")

@@ -60,8 +60,8 @@ def test_image_glob_with_stride_start_and_stop(sample_photos):
 def test_camera_index_is_live_and_files_are_not():
     assert VideoSource(path=0).live and VideoSource(path="1").live
     assert not VideoSource(path=str(BIKES)).live
-    with pytest.raises(SourceError, match="file not found"):
-        frames_of(VideoSource(path="no/such/clip.mp4"))
+    with pytest.raises(ConfigError, match="no such file or folder: 'no/such/clip.mp4'"):
+        VideoSource(path="no/such/clip.mp4")
 
 
 def test_sources_built_in_python_validate_their_parameters_like_a_config(sample_photos):
