@@ -229,3 +229,21 @@ def test_detectors_built_in_python_validate_their_parameters_like_a_config():
     with pytest.raises(ConfigError, match=r"detect\[0\]\.params\.resize: plugin 'hog-people': Input should be greater than 0\.05"):
         Pipeline.from_config({"source": {"plugin": "images", "params": {"path": CAMERA}}, "detect": [{"plugin": "hog-people", "params": {"resize": -1.0}}]})
     assert HogPeopleDetector(resize=0.5).params.resize == 0.5
+
+
+class _FixedHog:
+    """HOG's raw output for one frame: a whole person and a window on their legs (NMS keeps both:
+    small IoU), plus another person elsewhere."""
+
+    def detectMultiScale(self, image, **_):
+        windows = np.array([[100, 40, 64, 128], [108, 110, 40, 60], [300, 40, 64, 128]])
+        return windows, np.array([2.0, 1.5, 1.8])
+
+
+@pytest.mark.parametrize("nested, people", [(0.5, 2), (None, 3)])
+def test_hog_people_drops_a_window_on_part_of_a_person(nested, people):
+    detector = HogPeopleDetector(nested=nested)
+    detector._hog = _FixedHog()
+    frame = Frame(image=np.zeros((240, 480, 3), np.uint8), index=0, timestamp=0.0, source="test")
+    found = detector.drid_detect(frame)
+    assert len(found) == people
