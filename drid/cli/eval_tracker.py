@@ -8,11 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from drid.cli._args import key_value, positive_int
+from drid.cli._args import groundtruth_path, key_value, positive_int
 from drid.errors import ConfigError
 
 #: Bundled tracking ground truth: name → file in drid/eval/annotations/.
-BUNDLED = {"packaged": "tracks-packaged", "shared": "tracks-shared"}
 
 
 def register(subparsers: Any) -> None:
@@ -58,11 +57,9 @@ def register(subparsers: Any) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from drid.eval.groundtruth import bundled_groundtruth
     from drid.eval.tracking import evaluate_tracker
 
-    source = args.groundtruth
-    path = bundled_groundtruth(BUNDLED[source]) if source in BUNDLED and not Path(source).exists() else Path(source)
+    path = groundtruth_path(args.groundtruth, tracks=True)
     if not 0.0 < args.iou <= 1.0:
         raise ConfigError(f"--iou must be in (0, 1], got {args.iou}", path="--iou")
     settings = list(args.settings)

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from drid.errors import close_matches
+from drid.errors import close_matches, short_repr
 from drid.interpret.facts import object_name
 from drid.interpret.relations import INVERSE, PREDICATES, SYMMETRIC
 from drid.interpret.selectors import Selector, labels_of, number, parse_selector, unknown_key
@@ -196,7 +196,7 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
     if isinstance(data, list):
         return _combine(AllOf, data, path, "all of")
     if not isinstance(data, Mapping) or len(data) != 1:
-        shown = list(data) if isinstance(data, Mapping) else repr(data)
+        shown = list(data) if isinstance(data, Mapping) else short_repr(data)
         raise ValueError(f"{path}: a condition is a mapping with exactly one of {', '.join(_KEYS)} (got {shown})")
     key, value = next(iter(data.items()))
     where = f"{path}.{key}"
@@ -217,12 +217,12 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
         at_most = rest.get("at_most")
         for k, v in (("at_least", at_least), ("at_most", at_most)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise ValueError(f"{where}.{k}: expected a count >= 0, got {v!r}")
+                raise ValueError(f"{where}.{k}: expected a count >= 0, got {short_repr(v)}")
         text = f"{'at least ' + str(at_least) + ' ' if at_least != 1 else ''}{sel.text}" + (f" (at most {at_most})" if at_most is not None else "")
         return Objects(text=text, selector=sel, at_least=at_least, at_most=at_most)
     if key == "relation":
         if not isinstance(value, Mapping):
-            raise ValueError(f"{where}: expected {{subject: ..., predicate: ..., object: ...}}, got {value!r}")
+            raise ValueError(f"{where}: expected {{subject: ..., predicate: ..., object: ...}}, got {short_repr(value)}")
         for k in value:
             if k not in ("subject", "predicate", "object", "min_confidence"):
                 raise unknown_key(str(k), ("subject", "predicate", "object", "min_confidence"), where, "key")
@@ -231,7 +231,7 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
         preds = value["predicate"]
         preds = [preds] if isinstance(preds, str) else preds
         if not isinstance(preds, (list, tuple)) or not preds:
-            raise ValueError(f"{where}.predicate: expected a predicate or a list, got {value['predicate']!r}")
+            raise ValueError(f"{where}.predicate: expected a predicate or a list, got {short_repr(value['predicate'])}")
         for p in preds:
             _check_name(p, KNOWN_PREDICATES, f"{where}.predicate", "predicate")
         subject, _ = parse_selector(value.get("subject", {}), f"{where}.subject")
@@ -242,7 +242,7 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
     if key == "event":
         spec = {"name": value} if isinstance(value, (str, list)) else value
         if not isinstance(spec, Mapping) or "name" not in spec:
-            raise ValueError(f"{where}: expected an event name or {{name: ..., data: {{...}}, object: ...}}, got {value!r}")
+            raise ValueError(f"{where}: expected an event name or {{name: ..., data: {{...}}, object: ...}}, got {short_repr(value)}")
         for k in spec:
             if k not in ("name", "data", "object"):
                 raise unknown_key(str(k), ("name", "data", "object"), where, "key")
@@ -251,21 +251,21 @@ def parse_condition(data: Any, path: str = "when") -> Condition:
             _check_name(n, KNOWN_EVENTS, f"{where}.name", "event")
         data = spec.get("data") or {}
         if not isinstance(data, Mapping):
-            raise ValueError(f"{where}.data: expected a mapping of event data to match, got {data!r}")
+            raise ValueError(f"{where}.data: expected a mapping of event data to match, got {short_repr(data)}")
         selector = parse_selector(spec["object"], f"{where}.object")[0] if "object" in spec else None
         text = f"{' or '.join(names)}" + (f" {dict(data)}" if data else "") + (f" by {selector.text}" if selector else "")
         return EventIs(text=text, names=frozenset(names), data=dict(data), selector=selector)
     if key == "situation":
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) and n for n in names):
-            raise ValueError(f"{where}: expected a situation name or a list of them, got {value!r}")
+            raise ValueError(f"{where}: expected a situation name or a list of them, got {short_repr(value)}")
         return SituationIs(text=f"situation {' or '.join(names)}", names=tuple(names))
     raise unknown_key(str(key), _KEYS, path, "condition")
 
 
 def _combine(kind: type, value: Any, path: str, word: str) -> Condition:
     if not isinstance(value, list) or not value:
-        raise ValueError(f"{path}: expected a non-empty list of conditions, got {value!r}")
+        raise ValueError(f"{path}: expected a non-empty list of conditions, got {short_repr(value)}")
     parts = [parse_condition(v, f"{path}[{i}]") for i, v in enumerate(value)]
     return kind(text=f"{word} ({'; '.join(p.text for p in parts)})", parts=parts)
 
@@ -274,7 +274,7 @@ def _check_name(name: Any, known: Sequence[str], path: str, what: str) -> None:
     """Known names pass; a near miss of a known name is a typo; other names are allowed (a
     third-party interpreter may add its own predicates and events)."""
     if not isinstance(name, str) or not name:
-        raise ValueError(f"{path}: expected a {what} name, got {name!r}")
+        raise ValueError(f"{path}: expected a {what} name, got {short_repr(name)}")
     if name not in known:
         hint = close_matches(name, known)
         if hint:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from drid.errors import close_matches
+from drid.errors import close_matches, short_repr
 from drid.schemas import SceneObject
 
 __all__ = ["Selector", "flag", "labels_of", "number", "parse_selector", "unknown_key"]
@@ -75,21 +75,21 @@ def labels_of(value: Any, path: str) -> frozenset[str]:
     """A label or a non-empty list of labels, as a set; ``ValueError`` at ``path`` otherwise."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not items or not all(isinstance(v, str) and v for v in items):
-        raise ValueError(f"{path}: expected a label or a list of labels, got {value!r}")
+        raise ValueError(f"{path}: expected a label or a list of labels, got {short_repr(value)}")
     return frozenset(items)
 
 
 def number(value: Any, path: str) -> float:
     """A number (not a bool), as a float; ``ValueError`` at ``path`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{path}: expected a number, got {value!r}")
+        raise ValueError(f"{path}: expected a number, got {short_repr(value)}")
     return float(value)
 
 
 def flag(value: Any, path: str) -> bool:
     """``true`` or ``false``; ``ValueError`` at ``path`` otherwise."""
     if not isinstance(value, bool):
-        raise ValueError(f"{path}: expected true or false, got {value!r}")
+        raise ValueError(f"{path}: expected true or false, got {short_repr(value)}")
     return value
 
 
@@ -106,7 +106,7 @@ def parse_selector(data: Any, path: str, extra: Sequence[str] = ()) -> tuple[Sel
         labels = labels_of(data, path)
         return Selector(labels=labels, text=" or ".join(sorted(labels))), {}
     if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a label or a mapping of {', '.join(_SELECTOR_KEYS)}, got {data!r}")
+        raise ValueError(f"{path}: expected a label or a mapping of {', '.join(_SELECTOR_KEYS)}, got {short_repr(data)}")
     sel = Selector()
     rest: dict[str, Any] = {}
     words: list[str] = []
@@ -119,7 +119,7 @@ def parse_selector(data: Any, path: str, extra: Sequence[str] = ()) -> tuple[Sel
         elif key == "id":
             ids = [value] if isinstance(value, int) and not isinstance(value, bool) else value
             if not isinstance(ids, (list, tuple)) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-                raise ValueError(f"{where}: expected an object id or a list of ids, got {value!r}")
+                raise ValueError(f"{where}: expected an object id or a list of ids, got {short_repr(value)}")
             sel.ids = frozenset(ids)
         elif key == "moving":
             sel.moving = flag(value, where)
@@ -127,11 +127,11 @@ def parse_selector(data: Any, path: str, extra: Sequence[str] = ()) -> tuple[Sel
             sel.landmark = flag(value, where)
         elif key == "zone":
             if not isinstance(value, str) or not value:
-                raise ValueError(f"{where}: expected a zone name, got {value!r}")
+                raise ValueError(f"{where}: expected a zone name, got {short_repr(value)}")
             sel.zone = value
         elif key == "unit":
             if value not in _SPEED_KEYS:
-                raise ValueError(f"{where}: expected one of {', '.join(_SPEED_KEYS)}, got {value!r}")
+                raise ValueError(f"{where}: expected one of {', '.join(_SPEED_KEYS)}, got {short_repr(value)}")
             sel.unit = value
         elif key in ("min_dwell_s", "min_speed", "max_speed", "min_score", "min_age_s"):
             setattr(sel, key, number(value, where))
