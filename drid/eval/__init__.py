@@ -3,7 +3,8 @@
 * ``drid.eval.groundtruth`` — the ground-truth file format (documented there) and its loader;
   drid ships two files in ``drid/eval/annotations/``: ``packaged.json`` (photographs that
   scikit-image and scikit-learn install) and ``shared.json`` (images of the shared data folder).
-* ``drid.eval.metrics`` — IoU matching, precision / recall / F1, average precision, line distance.
+* ``drid.eval.metrics`` — IoU matching, precision / recall / F1, average precision (COCO's
+  101-point AP at IoU 0.5…0.95: ``detection_ap``), line distance.
 * ``drid.eval.detector`` — ``evaluate_detector`` and the ``drid eval detector`` command.
 * ``drid.eval.mot`` — boxes with identities (``Tracks``), MOTChallenge text files, and the
   tracking scores: CLEAR MOT (MOTA, MOTP, ID switches …), IDF1 and HOTA (``evaluate_tracks``).
@@ -11,9 +12,9 @@
   over hand-annotated clips (``annotations/tracks-packaged.json``, ``tracks-shared.json``).
 """
 
-from drid.eval.detector import EvalReport, evaluate_detector, make_detector
+from drid.eval.detector import EvalReport, evaluate_detector, groundtruth_samples, make_detector, score_samples
 from drid.eval.groundtruth import GroundTruth, bundled_groundtruth, load_groundtruth
-from drid.eval.metrics import Counts, average_precision, line_distance, match_boxes
+from drid.eval.metrics import Counts, average_precision, detection_ap, interpolated_ap, line_distance, match_boxes, match_thresholds
 from drid.eval.mot import TrackingMetrics, Tracks, evaluate_tracks, read_mot, write_mot
 from drid.eval.tracking import TrackerReport, evaluate_tracker
 
@@ -26,13 +27,18 @@ __all__ = [
     "Tracks",
     "average_precision",
     "bundled_groundtruth",
+    "detection_ap",
     "evaluate_detector",
     "evaluate_tracker",
     "evaluate_tracks",
+    "groundtruth_samples",
+    "interpolated_ap",
     "line_distance",
     "load_groundtruth",
     "make_detector",
     "match_boxes",
+    "match_thresholds",
     "read_mot",
+    "score_samples",
     "write_mot",
 ]
