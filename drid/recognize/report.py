@@ -35,7 +35,19 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: st
     plt.close(fig)
 
 
-def plot_curves(history: dict[str, list[float]], path: Path, best_epoch: int) -> None:
+def plot_curves(
+    history: dict[str, list[float]],
+    path: Path,
+    best_epoch: int,
+    title: str = "learning curves",
+    *,
+    metrics: tuple[tuple[str, str, str], ...] = (("accuracy", "-", "accuracy"), ("val_accuracy", "--", "val accuracy")),
+    metric_name: str = "accuracy",
+    log_loss: bool = False,
+) -> None:
+    """Learning curves beside each other: the loss (training and validation) and a metric per
+    epoch (``metrics``: history key, line style, legend), the kept epoch marked. Used by the
+    classifier's and the detector's training."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,17 +58,19 @@ def plot_curves(history: dict[str, list[float]], path: Path, best_epoch: int) ->
     for key, style in (("loss", "-"), ("val_loss", "--")):
         if key in history:
             a1.plot(epochs, history[key], style, label=key.replace("_", " "))
-    for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+    for key, style, label in metrics:
         if key in history:
-            a2.plot(epochs, history[key], style, label=key.replace("_", " "))
-    for ax, name in ((a1, "loss"), (a2, "accuracy")):
+            a2.plot(epochs, history[key], style, label=label)
+    for ax, name in ((a1, "loss"), (a2, metric_name)):
         ax.axvline(best_epoch, color="grey", lw=0.8, ls=":", label=f"kept (epoch {best_epoch})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    if log_loss:
+        a1.set_yscale("log")
     a2.set_ylim(0, 1.02)
-    fig.suptitle("learning curves", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

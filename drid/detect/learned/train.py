@@ -26,6 +26,7 @@ from drid.detect.learned.data import Augment, Sample, batch_arrays, render, trai
 from drid.detect.learned.encoding import decode
 from drid.detect.learned.model import ARCHITECTURE, STRIDE, build_centernet
 from drid.detect.learned.split import grouped_split
+from drid.recognize.report import plot_curves
 
 __all__ = ["Scorer", "TrainedDetector", "centernet_loss", "predict_samples", "train_detector"]
 
@@ -123,34 +124,6 @@ def _epoch_bar(total: int, enabled: bool, evaluate: Callable[[], dict[str, float
             self.bar.close()
 
     return Callback()
-
-
-def plot_curves(history: dict[str, list[float]], path: Path, best_epoch: int, title: str) -> None:
-    """Loss (training and validation) and validation AP@0.5 per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=110)
-    epochs = np.arange(1, len(history.get("loss", [])) + 1)
-    for key, style in (("loss", "-"), ("val_loss", "--")):
-        if key in history:
-            a1.plot(epochs, history[key], style, label=key.replace("_", " "))
-    if "val_ap50" in history:
-        a2.plot(epochs, history["val_ap50"], "-", label="validation AP@0.5")
-    for ax, name in ((a1, "loss"), (a2, "AP@0.5 (all classes)")):
-        ax.axvline(best_epoch, color="grey", lw=0.8, ls=":", label=f"kept (epoch {best_epoch})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    a1.set_yscale("log")
-    a2.set_ylim(0, 1.02)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def train_detector(
@@ -268,7 +241,8 @@ def train_detector(
 
         tflite_path = export_tflite(model_path)
     curves = target / f"{name}.curves.png"
-    plot_curves(history, curves, best_epoch, f"{name}: learning curves ({len(train)} training, {len(val)} validation pictures)")
+    plot_curves(history, curves, best_epoch, f"{name}: learning curves ({len(train)} training, {len(val)} validation pictures)",
+                metrics=(("val_ap50", "-", "validation AP@0.5"),), metric_name="AP@0.5 (all classes)", log_loss=True)
     split = {"train": len(train), "validation": len(val) if val is not train else 0, "left out (gap)": len(samples) - len(train) - (len(val) if val is not train else 0)} \
         if val_samples is None else {"train": len(train), "validation": len(val), "left out (gap)": 0}
     if test_samples:
