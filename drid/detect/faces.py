@@ -23,9 +23,10 @@ import cv2
 import numpy as np
 from pydantic import Field, model_validator
 
+from drid.detect.batched import BatchedDetector
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
-from drid.pipeline.params import Plugin, PluginParams
+from drid.pipeline.params import PluginParams
 from drid.schemas import BoundingBox, Detection, Frame
 
 __all__ = ["LANDMARKS", "SPEEDS", "MTCNNFaces"]
@@ -120,7 +121,7 @@ def _build_mtcnn(landmarks: bool, device: str) -> Any:
     return MTCNN(stages=stages, device=device)
 
 
-class MTCNNFaces(Plugin):
+class MTCNNFaces(BatchedDetector):
     """Faces with five landmarks (eyes, nose, mouth corners in ``keypoints``) by MTCNN, the
     pretrained TensorFlow cascade of the ``mtcnn`` package; frames of one size are batched.
 
@@ -185,17 +186,6 @@ class MTCNNFaces(Plugin):
         """Builds the networks and runs them once, so the first frame is not slower than the rest."""
         self.load()
         self._run([np.zeros((64, 64, 3), dtype=np.uint8)])
-
-    @hookimpl
-    def drid_detect(self, frame: Frame) -> list[Detection]:
-        """The faces in ``frame.image``, best first, each with its landmarks."""
-        return self.detect_many([frame])[0]
-
-    def batch_call(self, hook: str, calls: list[dict[str, Any]]) -> list[Any]:
-        """Many callers' calls at once: ``drid_detect`` calls share the networks' batches."""
-        if hook != "drid_detect":
-            return [getattr(self, hook)(**kwargs) for kwargs in calls]
-        return self.detect_many([kwargs["frame"] for kwargs in calls])
 
     def detect_many(self, frames: list[Frame]) -> list[list[Detection]]:
         """The faces of several frames; frames of the same size go through the networks together,

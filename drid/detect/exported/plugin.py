@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from pydantic import Field, field_validator
 
+from drid.detect.batched import BatchedDetector
 from drid.detect.boxes import nms
 from drid.detect.exported.backends import DetectorBackend, backend_formats, open_backend, resolve_format
 from drid.detect.exported.labels import LabelMap, load_labels
@@ -24,7 +25,7 @@ from drid.detect.exported.letterbox import Fit, fit
 from drid.errors import ConfigError, close_matches
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
-from drid.pipeline.params import InputPath, Plugin, PluginParams
+from drid.pipeline.params import InputPath, PluginParams
 from drid.schemas import BoundingBox, Detection, Frame
 
 __all__ = ["MAX_CANDIDATES", "ExportedDetector", "suppress"]
@@ -49,7 +50,7 @@ def suppress(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_t
     return keep[:max_detections] if max_detections is not None else keep
 
 
-class ExportedDetector(Plugin):
+class ExportedDetector(BatchedDetector):
     """Objects found by an exported detection model: TFLite/LiteRT (SSD-MobileNet,
     EfficientDet-Lite, drid's export), ONNX YOLOv5/v8/11 through OpenCV DNN, or drid's ``.keras``
     detector; letterboxed, thresholded, filtered by class, suppressed per class, named by a label
@@ -186,17 +187,6 @@ class ExportedDetector(Plugin):
         backend.predict(np.full((1, h, w, 3), 114, dtype=np.uint8))
 
     # -- detecting ----------------------------------------------------------------------------
-
-    @hookimpl
-    def drid_detect(self, frame: Frame) -> list[Detection]:
-        """The model's objects in ``frame.image``, best first."""
-        return self.detect_many([frame])[0]
-
-    def batch_call(self, hook: str, calls: list[dict[str, Any]]) -> list[Any]:
-        """Many callers' calls at once: ``drid_detect`` calls share model batches."""
-        if hook != "drid_detect":
-            return [getattr(self, hook)(**kwargs) for kwargs in calls]
-        return self.detect_many([kwargs["frame"] for kwargs in calls])
 
     def detect_many(self, frames: list[Frame]) -> list[list[Detection]]:
         """The detections of several frames, ``batch_size`` frames per model call."""
