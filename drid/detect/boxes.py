@@ -3,6 +3,8 @@ at a scale (a detector may work on a resized image; its boxes come back in frame
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -52,6 +54,38 @@ def merge_boxes(boxes: list[tuple[int, int, int, int]], gap: float) -> list[tupl
     return [(a[0], a[1], a[2], a[3]) for a in merged]
 
 
+def _area_first(b: list[int]) -> int:
+    return -(b[2] - b[0]) * (b[3] - b[1])
+
+
+def _join_while(
+    boxes: list[tuple[int, int, int, int]],
+    joins: Callable[[list[int], list[int]], bool],
+    order: Callable[[list[int]], int] | None = None,
+) -> list[tuple[int, int, int, int]]:
+    """Replace two xyxy boxes by their union while ``joins(a, b)`` holds for a pair, ``a`` before
+    ``b`` in the list (kept sorted by ``order`` when given), until no pair joins."""
+    merged = [list(b) for b in boxes]
+    if order is not None:
+        merged.sort(key=order)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            a = merged[i]
+            for j in range(len(merged) - 1, i, -1):
+                b = merged[j]
+                if joins(a, b):
+                    a[:] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del merged[j]
+                    changed = True
+            if changed:
+                if order is not None:
+                    merged.sort(key=order)
+                break
+    return [(a[0], a[1], a[2], a[3]) for a in merged]
+
+
 def absorb_nested(boxes: list[tuple[int, int, int, int]], fraction: float) -> list[tuple[int, int, int, int]]:
     """Merge every xyxy box that lies mostly on a larger one into it, until none does.
 
@@ -60,25 +94,13 @@ def absorb_nested(boxes: list[tuple[int, int, int, int]], fraction: float) -> li
     on its edge. The larger box grows to the union of both; boxes that only touch stay apart.
     ``fraction`` > 1 absorbs nothing. Largest boxes first, so the result does not depend on the
     input order (ties aside)."""
-    merged = sorted((list(b) for b in boxes), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(merged)):
-            a = merged[i]
-            for j in range(len(merged) - 1, i, -1):
-                b = merged[j]
-                iw = min(a[2], b[2]) - max(a[0], b[0])
-                ih = min(a[3], b[3]) - max(a[1], b[1])
-                own = (b[2] - b[0]) * (b[3] - b[1])
-                if iw > 0 and ih > 0 and iw * ih >= fraction * own:
-                    a[:] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del merged[j]
-                    changed = True
-            if changed:
-                merged.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
-                break
-    return [(a[0], a[1], a[2], a[3]) for a in merged]
+
+    def nested(a: list[int], b: list[int]) -> bool:
+        iw = min(a[2], b[2]) - max(a[0], b[0])
+        ih = min(a[3], b[3]) - max(a[1], b[1])
+        return iw > 0 and ih > 0 and iw * ih >= fraction * (b[2] - b[0]) * (b[3] - b[1])
+
+    return _join_while(boxes, nested, order=_area_first)
 
 
 def not_nested(boxes: np.ndarray, fraction: float = 0.5) -> list[int]:
@@ -104,24 +126,14 @@ def join_stacked(boxes: list[tuple[int, int, int, int]], gap: float, overlap: fl
     Two boxes are stacked when at least ``overlap`` of the narrower one's width lies within the
     other's columns and the vertical gap between them is at most ``gap`` × the taller one's
     height (overlapping rows count as no gap). Side-by-side boxes never join."""
-    merged = [list(b) for b in boxes]
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(merged)):
-            a = merged[i]
-            for j in range(len(merged) - 1, i, -1):
-                b = merged[j]
-                shared = min(a[2], b[2]) - max(a[0], b[0])
-                narrow = min(a[2] - a[0], b[2] - b[0])
-                between = max(a[1], b[1]) - min(a[3], b[3])
-                if narrow > 0 and shared >= overlap * narrow and between <= gap * max(a[3] - a[1], b[3] - b[1]):
-                    a[:] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del merged[j]
-                    changed = True
-            if changed:
-                break
-    return [(a[0], a[1], a[2], a[3]) for a in merged]
+
+    def stacked(a: list[int], b: list[int]) -> bool:
+        shared = min(a[2], b[2]) - max(a[0], b[0])
+        narrow = min(a[2] - a[0], b[2] - b[0])
+        between = max(a[1], b[1]) - min(a[3], b[3])
+        return narrow > 0 and shared >= overlap * narrow and between <= gap * max(a[3] - a[1], b[3] - b[1])
+
+    return _join_while(boxes, stacked)
 
 
 def scaled(image: np.ndarray, factor: float) -> np.ndarray:
