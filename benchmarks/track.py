@@ -8,7 +8,7 @@ objects (1920×1080 for 100), 30 frames/s; each object leaves after 8 s on avera
 enters elsewhere (births and deaths); each frame its detector misses it 5 % of the time, reports
 it with a weak score (0.1-0.5, as when partly hidden) 15 % of the time, else with 0.5-1.0, the box
 jittered by 3 % of its size; weak false positives make up 3 % more. The truth is known, so every
-row also prints MOTA, IDF1 and ID switches (``drid.eval.mot``) of what each tracker output.
+row also prints MOTA, IDF1 and ID switches (``drid.eval.mot_metrics``) of what each tracker output.
 
 Rows:
   * ``arrays``: drid's ``Tracker.update_arrays`` (boxes and scores in, ids out) against
@@ -50,7 +50,8 @@ from typing import Any
 import numpy as np
 
 from drid.detect.track import Tracker
-from drid.eval.mot import Tracks, evaluate_tracks
+from drid.eval.mot import Tracks
+from drid.eval.mot_metrics import evaluate_tracks
 from drid.schemas import BoundingBox, Detection
 
 FPS = 30.0

@@ -3,7 +3,7 @@
 For each clip of the ground truth a real ``Pipeline`` reads the clip's video (``video`` source,
 from ``from_frame`` to the clip's last frame) through a detect stage that ends in a tracker; the
 detections of the annotated frames that carry a ``track_id`` are the tracker's output, scored by
-:func:`drid.eval.mot.evaluate_tracks` (CLEAR MOT, IDF1, HOTA). The totals over all clips are
+:func:`drid.eval.mot_metrics.evaluate_tracks` (CLEAR MOT, IDF1, HOTA). The totals over all clips are
 those of the clips put one after the other (identities kept apart), as TrackEval combines
 sequences."""
 
@@ -19,7 +19,8 @@ import numpy as np
 
 from drid.errors import ConfigError
 from drid.eval.groundtruth import GroundTruth, TrackingClip, load_groundtruth, resolve_image
-from drid.eval.mot import TrackingMetrics, Tracks, evaluate_tracks, read_mot, write_mot
+from drid.eval.mot import Tracks, read_mot, write_mot
+from drid.eval.mot_metrics import TrackingMetrics, evaluate_tracks
 from drid.pipeline.config import PipelineConfig, read_config_file
 from drid.pipeline.engine import Pipeline
 

@@ -1,4 +1,4 @@
-"""drid.eval.mot: MOTChallenge files and tracking metrics, checked against motmetrics (the
+"""drid.eval.mot and mot_metrics: MOTChallenge files and tracking metrics, checked against motmetrics (the
 reference implementation) on the same files, HOTA on cases worked by hand and against a plain
 loop-per-threshold reading of its definition (Luiten et al. 2021)."""
 
@@ -11,7 +11,8 @@ import pytest
 
 from drid import ConfigError
 from drid.eval.groundtruth import GroundTruth, load_groundtruth
-from drid.eval.mot import ALPHAS, Tracks, evaluate_tracks, read_mot, write_mot
+from drid.eval.mot import Tracks, read_mot, write_mot
+from drid.eval.mot_metrics import ALPHAS, evaluate_tracks
 from drid.schemas import iou_matrix
 
 mm = pytest.importorskip("motmetrics")
