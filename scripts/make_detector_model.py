@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from drid.detect.learned.pseudo import DEFAULT_TEACHER, pseudo_label
     from drid.detect.learned.train import train_detector
-    from drid.eval.detector import groundtruth_samples, score_samples
     from drid.eval.groundtruth import bundled_groundtruth, shared_data_dir
+    from drid.eval.samples import groundtruth_samples, score_samples
 
     shared = shared_data_dir(ROOT)
     if shared is None or not (shared / ONE_BY_ONE).is_file():

@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
 
 def _read(inputs: list[str], args: argparse.Namespace, classes: list[str] | None, label_map: dict[str, str]) -> tuple[list[Any], list[str]]:
     from drid.detect.learned.data import read_coco, read_yolo
-    from drid.eval.detector import groundtruth_samples
+    from drid.eval.samples import groundtruth_samples
 
     samples: list[Any] = []
     for k, item in enumerate(inputs):
@@ -107,7 +107,7 @@ def run_command(args: argparse.Namespace) -> int:
     from drid.detect.learned.data import Augment
     from drid.detect.learned.pseudo import DEFAULT_TEACHER, pseudo_label
     from drid.detect.learned.train import train_detector
-    from drid.eval.detector import score_samples
+    from drid.eval.samples import score_samples
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
     label_map = dict(args.map)

@@ -6,6 +6,8 @@
 * ``drid.eval.metrics`` — IoU matching, precision / recall / F1, average precision (COCO's
   101-point AP at IoU 0.5…0.95: ``detection_ap``), line distance.
 * ``drid.eval.detector`` — ``evaluate_detector`` and the ``drid eval detector`` command.
+* ``drid.eval.samples`` — ground truth as training samples for ``drid train detector``, and AP
+  on held-out samples.
 * ``drid.eval.mot`` — boxes with identities (``Tracks``) and MOTChallenge text files.
 * ``drid.eval.mot_metrics`` — the tracking scores: CLEAR MOT (MOTA, MOTP, ID switches …), IDF1
   and HOTA (``evaluate_tracks``).
@@ -13,11 +15,12 @@
   over hand-annotated clips (``annotations/tracks-packaged.json``, ``tracks-shared.json``).
 """
 
-from drid.eval.detector import EvalReport, evaluate_detector, groundtruth_samples, make_detector, score_samples
+from drid.eval.detector import EvalReport, evaluate_detector, make_detector
 from drid.eval.groundtruth import GroundTruth, bundled_groundtruth, load_groundtruth
 from drid.eval.metrics import Counts, average_precision, detection_ap, interpolated_ap, line_distance, match_boxes, match_thresholds
 from drid.eval.mot import Tracks, read_mot, write_mot
 from drid.eval.mot_metrics import TrackingMetrics, evaluate_tracks
+from drid.eval.samples import groundtruth_samples, score_samples
 from drid.eval.tracking import TrackerReport, evaluate_tracker
 
 __all__ = [

@@ -109,8 +109,8 @@ def test_yolo_reader(tmp_path):
 
 
 def test_drid_groundtruth_as_samples():
-    from drid.eval.detector import groundtruth_samples
     from drid.eval.groundtruth import bundled_groundtruth
+    from drid.eval.samples import groundtruth_samples
 
     samples, classes = groundtruth_samples(bundled_groundtruth("packaged"), SIZE, classes=["face"])
     assert classes == ["face"] and len(samples) >= 2  # the stills annotated for faces (astronaut, cameraman), not the video frame

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow  # one real training run (about 2 minutes on a bus
 def student(tmp_path_factory):
     from drid.detect.learned.pseudo import DEFAULT_TEACHER, pseudo_label
     from drid.detect.learned.train import train_detector
-    from drid.eval.detector import score_samples
+    from drid.eval.samples import score_samples
 
     clip = shared_file(CLIP)
     labels = pseudo_label(DEFAULT_TEACHER, [clip], SIZE, label_map={"motion": "person"}, start=60, stop=200)

@@ -1,5 +1,5 @@
 """Annotated samples for training drid's detector, from COCO JSON and YOLO text files (drid's
-ground-truth format is read by ``drid.eval.detector.groundtruth_samples``: the eval layer owns
+ground-truth format is read by ``drid.eval.samples.groundtruth_samples``: the eval layer owns
 it), and the augmented batches the network trains on.
 
 A ``Sample`` keeps its picture already fitted to the network's input (aspect kept, not padded),

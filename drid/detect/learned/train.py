@@ -100,7 +100,7 @@ def predict_samples(heads_of: Callable[[np.ndarray], np.ndarray], samples: Seque
 
 
 #: Scores predictions on samples: ``(predictions, samples, classes) -> {class: result}``, each
-#: result with ``ap50``, ``ap`` (AP@[.5:.95]) and ``n_truth`` (``drid.eval.detector.score_samples``;
+#: result with ``ap50``, ``ap`` (AP@[.5:.95]) and ``n_truth`` (``drid.eval.samples.score_samples``;
 #: passed in because the eval layer sits above the detect layer).
 Scorer = Callable[[Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], Sequence[Sample], Sequence[str]], dict[str, Any]]
 
