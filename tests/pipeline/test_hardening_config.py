@@ -19,7 +19,8 @@ from pydantic import Field
 from drid import Pipeline
 from drid.errors import ConfigError, short_repr, validation_message
 from drid.pipeline import PipelineConfig, Registry, apply_overrides, load_config
-from drid.pipeline.config import MAX_CONFIG_BYTES, MAX_CONFIG_NODES, parse_yaml, read_config_file, yaml_value
+from drid.pipeline._yaml import MAX_CONFIG_BYTES, MAX_CONFIG_NODES, parse_yaml
+from drid.pipeline.config import read_config_file, yaml_value
 from drid.pipeline.params import ConfigText, InputPath, PluginParams, resolve_input_path
 from drid.sources.files import ImageSource
 from drid.sources.media import package_file
