@@ -1,23 +1,17 @@
-"""Interpreters: ``relations`` (the scene in context) and ``scene-rules`` (named situations).
+"""The ``relations`` interpreter: the scene in context.
 
-What is a plugin and what is a parameter:
-
-* ``relations`` does everything that needs the per-track memory — spatial relations, temporal
-  context (motion, speed, approach, appearance and departure), zones and counting lines, facts
-  and the feature vector — because all of it reads the same tracks; the parts are its
-  parameters (``spatial``, ``temporal``, ``calibration``, ``zones``, ``lines``, ``landmarks``,
-  ``narrate``). Its building blocks live in ``drid.interpret`` for use without a pipeline.
-* ``scene-rules`` is a separate plugin, a *wrapper* around the interpret stage: it sees the
-  merged scene of every interpreter of the stage (``relations`` and any third-party one) and
-  adds the situations its rules recognise. List it under ``interpret`` next to the others.
-  When ``relations`` is the only interpreter, its own ``situations`` parameter does the same
-  (same rules, same code) without a wrapper.
+``relations`` does everything that needs the per-track memory — spatial relations, temporal
+context (motion, speed, approach, appearance and departure), zones and counting lines, facts and
+the feature vector — because all of it reads the same tracks; the parts are its parameters
+(``spatial``, ``temporal``, ``calibration``, ``zones``, ``lines``, ``landmarks``, ``narrate``).
+Its building blocks live in ``drid.interpret`` for use without a pipeline. Its ``situations``
+parameter runs :class:`~drid.interpret.scene_rules.SceneRules` (the ``scene-rules`` wrapper)
+without a wrapper when ``relations`` is the only interpreter.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,18 +20,19 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 
 from drid.errors import close_matches
 from drid.interpret.calibration import Calibration
-from drid.interpret.conditions import KNOWN_PREDICATES, Condition, SceneView, parse_condition
+from drid.interpret.conditions import KNOWN_PREDICATES
 from drid.interpret.facts import Narrator, count_phrase, motion_verb, name_of, object_name
 from drid.interpret.features import feature_names, scene_features
 from drid.interpret.memory import TemporalParams, TrackMemory, heading_word
 from drid.interpret.relations import SpatialParams, spatial_relations, spatial_relations_naive
+from drid.interpret.scene_rules import SceneRules
 from drid.interpret.zones import CountingParams, LineSpec, ZoneSpec, ZoneTracker
 from drid.pipeline.context import RunContext
 from drid.pipeline.hookspecs import hookimpl
 from drid.pipeline.params import Plugin, PluginParams
 from drid.schemas import BoundingBox, Event, Frame, Scene, SceneObject
 
-__all__ = ["Landmark", "RelationsInterpreter", "SceneRules"]
+__all__ = ["Landmark", "RelationsInterpreter"]
 
 
 _SCENE = TypeAdapter(Scene)
@@ -344,74 +339,3 @@ class RelationsInterpreter(Plugin):
                 say.event(f"zone '{zone}' is empty")  # told once; then the zone has no news
                 say.forget(topic)
         return say.flush(t)
-
-
-class SceneRules(Plugin):
-    """Named situations from config rules over the merged scene (wraps the interpret stage)."""
-
-    drid_name = "scene-rules"
-
-    class Params(PluginParams):
-        situations: dict[str, Any] = Field(
-            description="situation name → condition, in order, e.g. {pedestrian_in_path: {objects: {label: person, zone: road}}}"
-        )
-
-        @field_validator("situations")
-        @classmethod
-        def _parse(cls, value: dict[str, Any]) -> dict[str, Any]:
-            return cls.check(value)
-
-        @staticmethod
-        def check(value: dict[str, Any], allow_empty: bool = False) -> dict[str, Any]:
-            if not value and not allow_empty:
-                raise ValueError("give at least one situation")
-            for name, cond in value.items():
-                if not isinstance(name, str) or not name.isidentifier():
-                    raise ValueError(f"situation name {name!r} must be a word such as pedestrian_in_path")
-                parse_condition(cond, path=name)
-            return value
-
-    params: Params
-
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self.rules: list[tuple[str, Condition]] = [(n, parse_condition(c, path=n)) for n, c in self.params.situations.items()]
-        self.active: dict[str, list[str]] = {}
-
-    @hookimpl
-    def drid_start(self, context: RunContext) -> None:
-        self.active = {}
-
-    def evaluate(self, scene: Scene) -> Scene:
-        """``scene`` with the situations that hold added, ``situation_started``/``_ended`` events
-        (the start carries the evidence in ``data.because``) and a fact when one starts."""
-        view = SceneView(scene)
-        holding: dict[str, list[str]] = {}
-        for name, cond in self.rules:
-            evidence = cond.test(view)
-            if evidence is not None:
-                holding[name] = evidence
-                view.situations.add(name)  # later rules may build on earlier situations
-        events, facts = [], []
-        for name, evidence in holding.items():
-            if name not in self.active:
-                events.append(Event(name="situation_started", data={"situation": name, "because": list(evidence)}))
-                facts.append(f"situation {name}: {'; '.join(evidence)}")
-        for name in self.active:
-            if name not in holding:
-                events.append(Event(name="situation_ended", data={"situation": name}))
-                facts.append(f"situation {name} ended")
-        self.active = holding
-        return scene.model_copy(
-            update={
-                "situations": tuple(dict.fromkeys((*scene.situations, *holding))),
-                "events": scene.events + tuple(events),
-                "facts": scene.facts + tuple(facts),
-            }
-        )
-
-    @hookimpl(wrapper=True)
-    def drid_interpret(self, frame: Frame, objects: list[SceneObject]) -> Generator[None, list[Scene], list[Scene]]:
-        scenes = yield
-        merged = Scene.merge([s for s in scenes if s is not None], objects=tuple(objects)) if scenes else Scene(objects=tuple(objects))
-        return [self.evaluate(merged)]

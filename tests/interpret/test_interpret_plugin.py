@@ -12,7 +12,8 @@ import pytest
 from drid import ConfigError, Detection, Frame, Pipeline, hookimpl
 from drid.interpret.conditions import SceneView, parse_condition
 from drid.interpret.facts import Narrator, count_phrase
-from drid.interpret.interpreters import RelationsInterpreter, SceneRules
+from drid.interpret.interpreters import RelationsInterpreter
+from drid.interpret.scene_rules import SceneRules
 from drid.schemas import BoundingBox, Relation, Scene
 from drid.testing import CollectSink, ListSource, scene_object
 
