@@ -28,6 +28,7 @@ __all__ = [
     "FrameRecord",
     "Image",
     "LabelScore",
+    "Mask",
     "PluginFault",
     "Recognition",
     "Relation",
@@ -43,6 +44,11 @@ Image = Annotated[np.ndarray, Array(dtype="uint8", shape=(None, None, 3), pixels
 Vector = Annotated[np.ndarray, Array()]
 #: An action: a discrete index, a named action ("STOP"), a scalar or a continuous vector.
 Action = StrictInt | StrictFloat | StrictStr | tuple[float, ...]
+
+#: A per-pixel map over a detection's box, at any resolution (sinks stretch it onto the box): bool or
+#: uint8 for a segmentation (non-zero = the object), float in [0, 1] for a per-pixel score such as
+#: an anomaly map. JSON Lines records show its shape only (like an image); base64 dumps carry it.
+Mask = Annotated[np.ndarray, Array(shape=(None, None), pixels=True)]
 
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 Label = Annotated[str, Field(min_length=1)]
@@ -126,7 +132,11 @@ class Detection(_Message):
     ``keypoints`` are named landmarks of the object in frame pixels, e.g. a face detector's
     ``{"left_eye": (x, y), "right_eye": …, "nose": …, "mouth_left": …, "mouth_right": …}``
     ("left"/"right" as seen in the image). Names are the detector's vocabulary; a point may lie
-    outside ``box``. JSON: an object of ``[x, y]`` pairs."""
+    outside ``box``. JSON: an object of ``[x, y]`` pairs.
+
+    ``mask`` is a per-pixel map over ``box`` (see :data:`Mask`): a road segmentation, the shape of
+    a defect, the anomaly score of each pixel. Row 0 is the box's top edge, column 0 its left edge;
+    its resolution is the detector's (a 12×12 map over a 96×96 box is fine)."""
 
     box: BoundingBox
     score: Score = 1.0
@@ -135,8 +145,22 @@ class Detection(_Message):
     polyline: tuple[Point, ...] | None = None
     velocity: tuple[float, float] | None = None
     keypoints: dict[Label, _Keypoint] | None = None
+    mask: Mask | None = None
     plugin: str | None = None
     meta: Meta = Field(default_factory=FrozenMeta)
+
+    @field_validator("mask")
+    @classmethod
+    def _mask_values(cls, mask: np.ndarray | None) -> np.ndarray | None:
+        if mask is None:
+            return None
+        if mask.dtype.kind not in "buf" or mask.size == 0:
+            raise ValueError(f"a mask is a non-empty bool, unsigned or float array, got {mask.dtype} of shape {mask.shape}")
+        if mask.dtype.kind == "f":
+            low, high = float(mask.min()), float(mask.max())
+            if not (0.0 <= low and high <= 1.0):  # also refuses NaN (comparisons with NaN are False)
+                raise ValueError(f"a float mask holds scores in [0, 1], got values from {low:g} to {high:g}")
+        return _read_only(mask)
 
 
 class LabelScore(_Message):

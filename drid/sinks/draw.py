@@ -10,6 +10,8 @@ What is drawn:
 * boxes with ``label #track score`` (colour by track id, else by label), a velocity arrow;
 * trails of tracked objects (their recent centres);
 * polylines (lane lines) as thick lines, the lane between a left and a right line shaded;
+* masks (``Detection.mask``) over their boxes: a segmentation tinted in the box's colour, a
+  per-pixel score (an anomaly map) as a heat map, stronger where the score is higher;
 * zones and counting lines given to the ``Annotator`` (the same ``{name, polygon}`` and
   ``{name, start, end}`` specs the ``relations`` interpreter takes): a zone is shaded while a
   scene object is in it (its ``zones`` attribute), a line shows its crossing counts (from the
@@ -40,6 +42,7 @@ __all__ = [
     "draw_facts",
     "draw_polyline",
     "draw_lines",
+    "draw_mask",
     "draw_zones",
     "draw_text",
     "font_scale",
@@ -191,6 +194,29 @@ def draw_lane_area(image: np.ndarray, detections: Iterable[Detection], alpha: fl
     cv2.addWeighted(overlay, alpha, image, 1 - alpha, 0, dst=image)
 
 
+def draw_mask(image: np.ndarray, d: Detection, alpha: float = 0.5) -> None:
+    """Blend ``d.mask`` onto its box: a segmentation (bool/uint) tinted in the detection's colour,
+    a float score map through the JET colour map with each pixel's weight its score."""
+    if d.mask is None:
+        return
+    h, w = image.shape[:2]
+    x1, y1 = max(0, int(np.floor(d.box.x1))), max(0, int(np.floor(d.box.y1)))
+    x2, y2 = min(w, int(np.ceil(d.box.x2))), min(h, int(np.ceil(d.box.y2)))
+    if x2 <= x1 or y2 <= y1:
+        return
+    region = image[y1:y2, x1:x2]
+    size = (x2 - x1, y2 - y1)
+    if d.mask.dtype.kind == "f":
+        score = cv2.resize(np.asarray(d.mask, dtype=np.float32), size, interpolation=cv2.INTER_LINEAR)
+        heat = cv2.applyColorMap(np.clip(score * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
+        weight = (alpha * np.clip(score, 0, 1))[..., None]
+        region[:] = np.round(region * (1 - weight) + heat * weight).astype(np.uint8)
+        return
+    inside = cv2.resize((np.asarray(d.mask) > 0).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    color = np.array(color_for(d.track_id if d.track_id is not None else d.label), dtype=np.float32)
+    region[inside] = np.round(region[inside] * (1 - alpha) + color * alpha).astype(np.uint8)
+
+
 def draw_trail(image: np.ndarray, points: Sequence[tuple[float, float]], color: tuple[int, int, int], thickness: int) -> None:
     """A fading polyline through a track's recent centres (oldest thinnest)."""
     n = len(points)
@@ -327,6 +353,8 @@ class Annotator:
         scale = font_scale(image)
         self.observe(record)
         draw_lane_area(image, record.detections)
+        for d in record.detections:
+            draw_mask(image, d)
         if self.zones:
             occupied = {z for o in record.objects() for z in _names(o.attributes.get("zones")) if isinstance(z, str)}
             draw_zones(image, self.zones, occupied, scale)

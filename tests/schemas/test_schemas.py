@@ -145,3 +145,37 @@ def test_build_objects_keeps_the_best_recognition():
     objs = build_objects(dets, recs)
     assert [o.label for o in objs] == ["dog", "blob"]
     assert [o.id for o in objs] == [0, 9]
+
+
+# -- Detection.mask -------------------------------------------------------------------------------
+def test_a_mask_is_carried_read_only_and_serialised_by_shape_only():
+    mask = np.zeros((4, 6), dtype=bool)
+    mask[1:3, 2:5] = True
+    d = Detection(box=BoundingBox(x1=0, y1=0, x2=60, y2=40), label="road", mask=mask)
+    assert d.mask is mask and not d.mask.flags.writeable
+    dumped = d.model_dump(mode="json")["mask"]
+    assert "4" in str(dumped) and "6" in str(dumped) and len(str(dumped)) < 200
+
+
+@pytest.mark.parametrize("bad, why", [
+    (np.array([[0.2, 1.5]], dtype=np.float32), r"in \[0, 1\]"),
+    (np.array([[np.nan, 0.5]], dtype=np.float32), r"in \[0, 1\]"),
+    (np.array([[-1, 2]], dtype=np.int8), "bool, unsigned or float"),
+    (np.zeros((3, 3, 3), dtype=np.uint8), "N×N"),
+])
+def test_a_mask_refuses_what_it_cannot_mean(bad, why):
+    with pytest.raises(ValidationError, match=why):
+        Detection(box=BoundingBox(x1=0, y1=0, x2=10, y2=10), label="x", mask=bad)
+
+
+def test_the_annotator_draws_a_score_mask_as_heat_where_the_score_is_high():
+    from drid.schemas import Frame, FrameRecord
+    from drid.sinks.draw import Annotator
+
+    score = np.zeros((10, 10), dtype=np.float32)
+    score[:, 5:] = 1.0  # the right half of the box is anomalous
+    image = np.full((200, 200, 3), 128, dtype=np.uint8)
+    d = Detection(box=BoundingBox(x1=40, y1=40, x2=160, y2=160), label="anomaly", mask=score)
+    drawn = Annotator(facts=False, banner=False, info=False).annotate(FrameRecord(frame=Frame(index=0, image=image), detections=(d,)))
+    left, right = drawn[80:150, 50:90].astype(int), drawn[80:150, 105:150].astype(int)
+    assert np.abs(left - 128).max() <= 1 < np.abs(right - 128).mean()
