@@ -1,23 +1,41 @@
 """Demos runnable with ``drid demo NAME``: each runs a real pipeline on data that installed
 packages ship and writes its outputs under ``out/``. ``drid demo`` (what ``make demo`` runs)
-runs the ``MAIN`` demos in order."""
+runs the ``MAIN`` demos in order.
+
+Each demo's module is imported only when that demo runs, so ``drid demo --help`` stays fast and
+a demo whose optional extra is missing (``driving`` needs ``drid[box2d]``) fails alone, with its
+own message, instead of taking every demo down."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from drid.demos.cartpole import run_cartpole_demo
-from drid.demos.digits import run_digits_demo
-from drid.demos.image import run_image_demo
-from drid.demos.video import run_video_demo
+__all__ = ["DEFAULT_DEMO", "DEMOS", "MAIN", "run_main"]
+
+
+def _lazy(module: str, function: str) -> Callable[..., int]:
+    """``function`` of ``drid.demos.<module>``, imported on the first call."""
+
+    def run(**kwargs: Any) -> int:
+        demo: Callable[..., int] = getattr(importlib.import_module(f"drid.demos.{module}"), function)
+        return demo(**kwargs)
+
+    run.__name__ = function
+    run.__doc__ = f"drid.demos.{module}.{function}, imported when called."
+    return run
+
 
 #: ``drid demo NAME`` → function(path, out, max_frames) → exit status.
 DEMOS: dict[str, Callable[..., int]] = {
-    "image": run_image_demo,
-    "digits": run_digits_demo,
-    "video": run_video_demo,
-    "cartpole": run_cartpole_demo,
+    "image": _lazy("image", "run_image_demo"),
+    "digits": _lazy("digits", "run_digits_demo"),
+    "video": _lazy("video", "run_video_demo"),
+    "cartpole": _lazy("cartpole", "run_cartpole_demo"),
+    "anomaly": _lazy("anomaly", "run_anomaly_demo"),
+    "driving": _lazy("driving", "run_driving_demo"),
 }
 #: What ``drid demo`` with no name runs, in order.
 MAIN: list[str] = ["video", "digits", "cartpole"]
@@ -35,5 +53,3 @@ def run_main(path: str | None = None, out: Path = Path("out"), max_frames: int |
 
 
 DEMOS["main"] = run_main
-
-__all__ = ["DEFAULT_DEMO", "DEMOS", "MAIN", "run_main"]
