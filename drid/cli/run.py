@@ -23,6 +23,13 @@ def register(sub: Any) -> None:
     run.add_argument("--shard", metavar="KEY=VALUES",
                      help="one run per value: a glob, a comma list or a range, e.g. source.params.path='clips/*.mp4' or source.params.seed=0..7")
     run.add_argument("--workers", type=positive_int, metavar="N", help="CPUs of the local Ray cluster (default: all)")
+    run.add_argument("--serve", metavar="[HOST:]PORT", type=serve_address,
+                     help="serve a live page of the run (annotated video, decisions, stages, frames/s) and Prometheus metrics at /metrics; "
+                          "HOST defaults to 127.0.0.1 (this machine only), PORT 0 picks a free one; needs drid[serve]")
+    run.add_argument("--serve-wait", type=non_negative_seconds, default=0.0, metavar="SECONDS",
+                     help="with --serve: wait up to SECONDS for a first viewer before reading the first frame")
+    run.add_argument("--serve-linger", type=non_negative_seconds, default=0.0, metavar="SECONDS",
+                     help="with --serve: keep the page up SECONDS after the run, showing its outcome (Ctrl-C ends it sooner)")
     run.add_argument("--summary-json", metavar="PATH", help="also write the run summary as JSON")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--quiet", "-q", action="store_true", help="no summary table")
@@ -30,18 +37,88 @@ def register(sub: Any) -> None:
     run.set_defaults(handler=cmd_run)
 
 
+def serve_address(text: str) -> tuple[str, int]:
+    """argparse type of ``--serve``: ``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT``."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", text
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT with PORT a number from 0 to 65535, got '{text}'")
+    return host, int(port)
+
+
+def non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
+    if not value >= 0 or value > 86_400:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 86400 seconds, got '{text}'")
+    return value
+
+
+#: Interpreters whose ``zones`` and ``lines`` the live page draws on the video.
+_ZONED = ("relations", "scene-rules")
+
+
+def serve_spec(config: Any, address: tuple[str, int], wait: float, linger: float) -> Any:
+    """The ``serve`` sink ``--serve`` adds to ``config``, drawing the zones and lines of its
+    interpreters (the relations interpreter's, as the annotated video does)."""
+    from drid.pipeline.config import PluginSpec
+
+    zones = [z for spec in config.interpret if spec.plugin in _ZONED for z in spec.params.get("zones", [])]
+    lines = [ln for spec in config.interpret if spec.plugin in _ZONED for ln in spec.params.get("lines", [])]
+    params = {"host": address[0], "port": address[1], "wait_for_viewer": wait, "linger": linger, "zones": zones, "lines": lines}
+    return PluginSpec(plugin="serve", params=params)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from drid.pipeline import Pipeline
     from drid.pipeline.report import run_pipeline
 
     if args.backend == "ray" or args.shard:
+        if args.serve:
+            from drid.errors import ConfigError
+
+            raise ConfigError("--serve shows one pipeline process; it does not combine with --backend ray or --shard", path="--serve")
         return _run_sharded(args)
     if args.address or args.workers:
         from drid.errors import ConfigError
 
         raise ConfigError("--address and --workers need --backend ray", path="--backend")
-    pipe = Pipeline.from_config(args.config, args.overrides, mode=args.mode, max_frames=args.max_frames)
-    return run_pipeline(pipe, progress=not args.no_progress, quiet=args.quiet, summary_json=args.summary_json)
+    if (args.serve_wait or args.serve_linger) and not args.serve:
+        from drid.errors import ConfigError
+
+        raise ConfigError("--serve-wait and --serve-linger need --serve [HOST:]PORT", path="--serve")
+    if not args.serve:
+        pipe = Pipeline.from_config(args.config, args.overrides, mode=args.mode, max_frames=args.max_frames)
+        return run_pipeline(pipe, progress=not args.no_progress, quiet=args.quiet, summary_json=args.summary_json)
+    from drid.pipeline.config import load_config
+
+    config = load_config(args.config, args.overrides)
+    served = config.model_copy(update={"sinks": [*config.sinks, serve_spec(config, args.serve, args.serve_wait, args.serve_linger)]})
+    served._where = config.where
+    pipe = Pipeline.from_config(served, mode=args.mode, max_frames=args.max_frames)
+    sink = pipe.sinks[-1].instance
+    try:
+        status = run_pipeline(pipe, progress=not args.no_progress, quiet=args.quiet, summary_json=args.summary_json)
+        if args.serve_linger and sink.url:
+            import sys
+
+            print(f"drid: the live view stays at {sink.url} for {args.serve_linger:g} s (Ctrl-C ends it)", file=sys.stderr, flush=True)
+            sink.wait()
+    except KeyboardInterrupt:
+        status = 130 if not pipe.summary.interrupted else run_status(pipe)
+    finally:
+        sink.close()
+    return status
+
+
+def run_status(pipe: Any) -> int:
+    from drid.pipeline.report import exit_status
+
+    return exit_status(pipe.summary.signal)
 
 
 def _run_sharded(args: argparse.Namespace) -> int:

@@ -69,6 +69,22 @@ class LatencyHistogram:
     def mean(self) -> float:
         return self.total / self.count if self.count else 0.0
 
+    def cumulative(self) -> list[tuple[float, int]]:
+        """``(upper edge in seconds, calls at or below it)`` at every octave edge (0.1 µs · 2^k)
+        up to the one holding the maximum: the buckets of a Prometheus histogram. Safe to call
+        from another thread while calls are recorded (the buckets are copied first; their total
+        may then be one call ahead of ``count``)."""
+        buckets = list(self.buckets)
+        out: list[tuple[float, int]] = []
+        seen = 0
+        for i, n in enumerate(buckets):
+            seen += n
+            if i % _BUCKETS_PER_OCTAVE == 0 and i:  # bucket 4k closes octave k
+                out.append((_FLOOR_S * 2 ** (i // _BUCKETS_PER_OCTAVE), seen))
+                if seen == sum(buckets):
+                    break
+        return out
+
     def as_dict(self) -> dict[str, float]:
         """Milliseconds: count, mean, p50, p95, p99, max."""
         return {
@@ -184,22 +200,59 @@ class RunSummary:
         return self.frames_out / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        return self._as_dict(self.stages, dict(self.drops), dict(self.source_skips), dict(self.corrections), list(self.notes))
+
+    def snapshot(self, elapsed: float | None = None) -> dict[str, Any]:
+        """:meth:`as_dict` read while the run goes on, from any thread (a live view, a metrics
+        scrape): the counters kept by reason are copied under the summary's lock; every other
+        count is one integer, read as it is, so a snapshot may have a frame in one stage that the
+        next has not reached yet. ``elapsed`` (the seconds since the run started) stands in for
+        ``wall_seconds`` and ``fps`` until the run has ended.
+
+        Each stage's entry also says ``waiting``: the frames the place before it has handed on
+        and it has not taken yet, its queue depth in concurrent mode (always 0 in sequential)."""
+        with self._lock:
+            drops, skips, corrections = dict(self.drops), dict(self.source_skips), dict(self.corrections)
+        stages = dict(self.stages)
+        data = self._as_dict(stages, drops, skips, corrections, list(self.notes))
+        if elapsed is not None and not self.wall_seconds:
+            data["wall_seconds"] = elapsed
+            data["fps"] = self.frames_out / elapsed if elapsed > 0 else 0.0
+        # Frames the drop-oldest policy removed from the first queue left the source but never
+        # reached the first stage (the reason is spelled in pipeline/_schedulers.py).
+        shed = sum(n for reason, n in drops.items() if reason.startswith("drop-oldest:"))
+        previous: dict[str, Any] | None = None
+        for name, entry in data["stages"].items():
+            if name == "act":  # the closed loop's own row: no queue before it
+                entry["waiting"] = 0
+                continue
+            if previous is None:
+                entry["waiting"] = 0
+            else:
+                entry["waiting"] = max(0, previous["frames_out"] - entry["frames_in"] - (shed if previous["name"] == "source" else 0))
+            previous = entry
+        return data
+
+    def _as_dict(self, stages: dict[str, StageStats], drops: dict[str, int], skips: dict[str, int], corrections: dict[str, int],
+                 notes: list[str]) -> dict[str, Any]:
+        """The dictionary of :meth:`as_dict` over the given copies of the summary's collections."""
+        counts = {name: {"written": p.calls - p.failures, "failed": p.failures} for name, p in stages["sink"].plugins.items()} if "sink" in stages else {}
         return {
             "name": self.name,
             "mode": self.mode,
             "frames_read": self.frames_read,
             "frames_out": self.frames_out,
-            "drops": dict(self.drops),
-            "source_skips": dict(self.source_skips),
-            "corrections": dict(self.corrections),
+            "drops": drops,
+            "source_skips": skips,
+            "corrections": corrections,
             "wall_seconds": self.wall_seconds,
             "fps": self.fps,
             "interrupted": self.interrupted,
             "signal": self.signal,
             "error": self.error,
-            "sinks": self.sink_counts(),
-            "notes": list(self.notes),
-            "stages": {k: v.as_dict() for k, v in self.stages.items()},
+            "sinks": counts,
+            "notes": notes,
+            "stages": {k: v.as_dict() for k, v in stages.items()},
         }
 
     def table(self) -> str:
