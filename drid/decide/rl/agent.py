@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from drid.decide.rl.common import ActionSpec, CheckpointError, Mlp, observation_dim, read_checkpoint, write_checkpoint
+from drid.decide.rl.common import ActionSpec, CheckpointError, Mlp, drid_version, observation_dim, read_checkpoint, write_checkpoint
 from drid.errors import ConfigError, close_matches, validation_message
 
 __all__ = ["Agent", "load_agent"]
@@ -117,6 +117,7 @@ class Agent(Generic[ConfigT]):
             "steps": self.steps,
             "updates": self.updates,
             "rng": self.rng.bit_generator.state,
+            "drid_version": drid_version(),
             **(extra_meta or {}),
         }
         return write_checkpoint(path, meta, arrays)

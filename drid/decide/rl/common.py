@@ -28,6 +28,7 @@ __all__ = [
     "RunningNorm",
     "check_buffer_size",
     "check_network_size",
+    "drid_version",
     "read_checkpoint",
     "registered_env_id",
     "write_checkpoint",
@@ -96,6 +97,23 @@ class CheckpointMeta(BaseModel):
     env: str | None = Field(default=None, max_length=200)
     env_kwargs: dict[str, _JsonScalar | list[_JsonScalar]] = Field(default_factory=dict, max_length=64)
     eval_mean: _Finite | None = None
+    eval_episodes: int | None = Field(default=None, ge=1, le=1_000_000)
+    # Since drid 0.x (issue 15): what evaluation needs without flags. Older checkpoints have none
+    # of these and still load (evaluation then falls back to the shipped preset / gymnasium).
+    preset: str | None = Field(default=None, max_length=200, description="the shipped preset trained with, 'ENV/ALGO'")
+    reward_threshold: _Finite | None = Field(default=None, description="return counted as a success")
+    threshold_source: str | None = Field(default=None, max_length=300)
+    drid_version: str | None = Field(default=None, max_length=64, description="drid version that wrote the checkpoint")
+
+
+def drid_version() -> str:
+    """The installed drid's version (``0.0.0+unknown`` when drid is run from an uninstalled tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("drid")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
 
 
 _DRID_MODULE = re.compile(r"drid(\.[A-Za-z_][A-Za-z0-9_]*)+")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from drid.decide.rl.agent import Agent, load_agent
+from drid.decide.rl.common import drid_version
 from drid.decide.rl.envs import EnvBatch, evaluate
 from drid.errors import ConfigError
 
@@ -38,8 +39,8 @@ def make_agent(algo: str, env: Any, **hyper: Any) -> Agent[Any]:
 
 def train_policy(
     env_id: str,
-    algo: str = "ppo",
-    steps: int = 100_000,
+    algo: str | None = "ppo",
+    steps: int | None = 100_000,
     *,
     seed: int = 0,
     n_envs: int | None = None,
@@ -53,6 +54,7 @@ def train_policy(
     stop_at: float | None = None,
     backend: str = "local",
     runners: int = 2,
+    preset: str = "none",
 ) -> dict[str, Any]:
     """Train ``algo`` on ``env_id`` for ``steps`` environment steps.
 
@@ -66,13 +68,34 @@ def train_policy(
     ``backend="ray"`` (PPO) steps the environments in ``runners`` Ray actors on the Ray cluster
     the caller has connected to (``drid train policy`` joins ``--address`` or starts a local one;
     see ``drid.decide.rl.distributed``); the learner is the same.
+    ``preset="auto"`` starts from the shipped hyperparameters of ``env_id`` (``presets.yaml``,
+    see :mod:`drid.decide.rl.presets`): ``algo=None`` then takes the environment's default
+    algorithm, ``steps=None`` its budget, and ``n_envs`` and ``hyper`` override single values;
+    ``"none"`` (the default of this function; ``drid train policy`` uses ``"auto"``) the agents'
+    own defaults.
+    Checkpoints record the environment id and kwargs, the preset, the reward threshold, the drid
+    version and (PPO with ``normalize_obs``/``normalize_reward``) the normalisation statistics,
+    so that ``evaluate_policy`` needs nothing repeated.
     Returns the metrics (also written as JSON): evaluations, training episodes, wall-clock
-    seconds spent training (evaluation excluded) and in total.
+    seconds spent training (evaluation excluded) and in total, and the first evaluation that
+    reached the threshold (``threshold_reached``: step and training seconds, or ``None``).
     """
+    from drid.decide.rl.presets import resolve, reward_threshold
+
     hyper = dict(hyper or {})
+    preset_name: str | None = None
+    if resume is None:
+        resolved = resolve(env_id, algo, steps, hyper, n_envs, preset)
+        algo, steps, hyper, n_envs = resolved.algo, resolved.steps, resolved.hyper, None
+        preset_name = resolved.preset
+    elif steps is None:
+        raise ConfigError("resuming needs the number of further steps", path="steps")
+    assert steps is not None
+    threshold, threshold_source = reward_threshold(env_id)
     if resume is not None:
         agent = load_agent(resume, **hyper)
         meta = agent.checkpoint_meta
+        preset_name = meta.get("preset")
         if meta.get("env") and meta["env"] != env_id:
             raise ConfigError(f"checkpoint '{resume}' was trained on {meta['env']}, not {env_id}", path="resume")
         n = int(agent.config.n_envs)
@@ -86,7 +109,7 @@ def train_policy(
         hyper.setdefault("seed", seed)
         probe = EnvBatch(env_id, 1, seed=None, kwargs=env_kwargs)
         probe.close()
-        agent = make_agent(algo, probe, **hyper)
+        agent = make_agent(algo or "ppo", probe, **hyper)
         n = int(agent.config.n_envs)
         target_steps = steps
     algo = agent.algo
@@ -106,7 +129,8 @@ def train_policy(
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    extra_meta = {"env": env_id, "env_kwargs": env_kwargs or {}}
+    extra_meta = {"env": env_id, "env_kwargs": env_kwargs or {}, "preset": preset_name, "reward_threshold": threshold,
+                  "threshold_source": threshold_source, "drid_version": drid_version()}
 
     episodes: list[tuple[int, float, int]] = []
     evals: list[dict[str, Any]] = []
@@ -139,6 +163,7 @@ def train_policy(
         return mean
 
     stopped_early = False
+    reached: dict[str, Any] | None = None
     try:
         while agent.steps < target_steps:
             t0 = time.perf_counter()
@@ -155,6 +180,8 @@ def train_policy(
             if agent.steps >= next_eval:
                 next_eval += eval_every
                 mean = run_eval()
+                if reached is None and threshold is not None and mean >= threshold:
+                    reached = {"step": agent.steps, "train_seconds": round(train_seconds, 3)}
                 if bar is not None:
                     bar.set_postfix(ep_return=f"{np.mean(recent):.1f}" if recent else "-", eval=f"{mean:.1f}", best=f"{best:.1f}", refresh=False)
                 if lines:
@@ -175,7 +202,9 @@ def train_policy(
         envs.close()
     if not evals or evals[-1]["step"] != agent.steps:
         if not stopped_early:
-            run_eval()
+            mean = run_eval()
+            if reached is None and threshold is not None and mean >= threshold:
+                reached = {"step": agent.steps, "train_seconds": round(train_seconds, 3)}
     metrics = {
         "env": env_id,
         "algo": algo,
@@ -187,6 +216,9 @@ def train_policy(
         "eval_seconds": round(eval_seconds, 3),
         "wall_seconds": round(time.perf_counter() - t_start, 3),
         "backend": backend,
+        "preset": preset_name,
+        "reward_threshold": threshold,
+        "threshold_reached": reached,
         "best_eval_mean": best,
         "evaluations": evals,
         "episodes": [{"step": s, "return": r, "length": length} for s, r, length in episodes],
@@ -245,10 +277,14 @@ def plot_curve(metrics: dict[str, Any], path: str | Path) -> Path:
 
 
 def evaluate_policy(path: str | Path, env_id: str | None = None, episodes: int = 100, seed: int = 10_000,
-                    env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Greedy returns of a saved policy over ``episodes`` episodes (the checkpoint's env unless
-    ``env_id`` is given); the observation and action sizes must fit the environment."""
+                    env_kwargs: dict[str, Any] | None = None, threshold: float | None = None) -> dict[str, Any]:
+    """Greedy returns of a saved policy over ``episodes`` episodes, episode ``i`` from
+    ``reset(seed=seed + i)``: mean ± std and the success rate (share of episodes whose return
+    reaches the threshold). Environment, its kwargs and the threshold come from the checkpoint
+    (older checkpoints: the shipped preset, else gymnasium's ``reward_threshold``) unless given;
+    the observation and action sizes must fit the environment."""
     from drid.decide.rl.common import read_checkpoint, registered_env_id
+    from drid.decide.rl.presets import reward_threshold
     from drid.sources.gym import make_env
 
     meta, _ = read_checkpoint(path)  # checked before anything is built from it
@@ -261,11 +297,23 @@ def evaluate_policy(path: str | Path, env_id: str | None = None, episodes: int =
     probe = make_env(env_id, kwargs)
     check_fits(agent, probe.observation_space, probe.action_space, f"policy '{path}' on {env_id}")
     probe.close()
+    if threshold is not None:
+        source = "given"
+    elif meta.get("reward_threshold") is not None and (meta.get("env") == env_id):
+        threshold, source = float(meta["reward_threshold"]), str(meta.get("threshold_source") or "the checkpoint")
+    else:
+        threshold, source = reward_threshold(env_id)
     t0 = time.perf_counter()
     returns = evaluate(lambda o: agent.act(o, deterministic=True)[0], env_id, episodes, seed=seed, kwargs=kwargs)
-    return {"env": env_id, "policy": str(path), "algo": agent.algo, "episodes": episodes, "seed": seed,
-            "mean": float(returns.mean()), "std": float(returns.std()), "min": float(returns.min()),
-            "max": float(returns.max()), "returns": returns.tolist(), "seconds": round(time.perf_counter() - t0, 3)}
+    mean = float(returns.mean())
+    success = None if threshold is None else float((returns >= threshold).mean())
+    return {"env": env_id, "env_kwargs": kwargs, "policy": str(path), "algo": agent.algo, "episodes": episodes, "seed": seed,
+            "mean": mean, "std": float(returns.std()), "min": float(returns.min()), "max": float(returns.max()),
+            "threshold": threshold, "threshold_source": source, "success_rate": success,
+            "solved": None if threshold is None else mean >= threshold,
+            "steps_trained": int(meta.get("steps", 0)), "preset": meta.get("preset"), "drid_version": meta.get("drid_version"),
+            "normalize_obs": bool(meta.get("config", {}).get("normalize_obs", False)),
+            "returns": returns.tolist(), "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def check_fits(agent: Agent[Any], observation_space: Any, action_space: Any, where: str) -> None:
