@@ -5,9 +5,11 @@ For each seed, every agent trains until its greedy policy averages >= 475 over 1
 episodes (fixed episode seeds, the same evaluation code for all), checked every EVAL_EVERY steps:
 PPO within 100,000 environment steps, DQN within 50,000. Reported per seed: the step count and
 the training wall-clock to that point (evaluation time excluded, agent construction included),
-and the ratio SB3 time / drid time (> 1: drid is faster). Before the seeds, each library runs a short
-throw-away training (unless --no-warmup), so that one-time initialisation (TensorFlow graph
-machinery, torch kernels) is not charged to whichever seed happens to run first.
+and the ratio SB3 time / drid time (> 1: drid is faster). Every (agent, seed) run is its own
+process (``--worker``): torch, which SB3 needs, segfaults when imported beside TensorFlow in one
+process (issue 15: exit 139). Each worker runs a short throw-away training first (unless
+--no-warmup), so that one-time initialisation (TensorFlow graph machinery, torch kernels) is not
+charged to the timed run.
 
     .venv/bin/python benchmarks/rl.py                 # 5 seeds, all agents (needs the 'bench' extra for SB3)
     .venv/bin/python benchmarks/rl.py --seeds 2 --skip-sb3 --json out/rl-bench.json
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -125,7 +128,7 @@ def run_pixels(episodes: int, seed: int = 2024) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     returns = np.array([e["return"] for e in pipe.source.instance.episodes])
     err = np.degrees(angle_errors(kept))
-    result = {"episodes": len(returns), "mean": float(returns.mean()), "std": float(returns.std()), "min": float(returns.min()),
+    result: dict[str, Any] = {"episodes": len(returns), "mean": float(returns.mean()), "std": float(returns.std()), "min": float(returns.min()),
               "angle_error_deg": {"mean": float(err.mean()), "p99": float(np.percentile(err, 99)), "max": float(err.max())},
               "frames": len(kept), "frames_per_second": len(kept) / seconds}
     print(f"CartPole from pixels (4 stages, shipped policy): return {result['mean']:.1f} ± {result['std']:.1f} over {len(returns)} episodes "
@@ -133,6 +136,30 @@ def run_pixels(episodes: int, seed: int = 2024) -> dict[str, Any]:
           f"{result['angle_error_deg']['p99']:.2f} deg p99, {result['angle_error_deg']['max']:.2f} deg max over {len(kept)} frames "
           f"({result['frames_per_second']:.0f} frames/s)", flush=True)
     return result
+
+
+RUNS = {
+    "drid-ppo": lambda seed, warm: run_drid("ppo", seed, 2_048 if warm else 100_000, 10**9 if warm else 5_120),
+    "drid-dqn": lambda seed, warm: run_drid("dqn", seed, 1_536 if warm else 50_000, 10**9 if warm else 2_500),
+    "sb3-ppo": lambda seed, warm: run_sb3_ppo(seed, 2_048 if warm else 100_000, 10**9 if warm else 5_120),
+}
+
+
+def worker(name: str, seed: int, warmup: bool) -> int:
+    """One run in this process; its result is the last line of standard output (JSON)."""
+    if warmup:
+        RUNS[name](99, True)
+    print(json.dumps(RUNS[name](seed, False)))
+    return 0
+
+
+def in_process(name: str, seed: int, warmup: bool) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--worker", name, "--seed", str(seed)] + ([] if warmup else ["--no-warmup"])
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+        raise SystemExit(f"{name} seed {seed}: the worker exited with {done.returncode}: {tail[0][:300]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main() -> int:
@@ -143,7 +170,11 @@ def main() -> int:
     parser.add_argument("--pixel-episodes", type=int, default=20, help="episodes of the pixel pipeline (0: skip it)")
     parser.add_argument("--only-pixels", action="store_true", help="run only the pixel pipeline")
     parser.add_argument("--no-warmup", action="store_true", help="no throw-away run before the timed ones")
+    parser.add_argument("--worker", choices=sorted(RUNS), default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args.seed, not args.no_warmup)
     if args.only_pixels:
         result = run_pixels(args.pixel_episodes)
         if args.json:
@@ -152,23 +183,15 @@ def main() -> int:
         return 0
     sb3 = not args.skip_sb3
     if sb3:
-        try:
-            import stable_baselines3  # noqa: F401
-        except ImportError:
-            print("stable-baselines3 is not installed (pip install -e '.[bench]' with CPU torch): skipping the SB3 baseline")
+        probe = subprocess.run([sys.executable, "-c", "import stable_baselines3"], capture_output=True)
+        if probe.returncode != 0:
+            print("stable-baselines3 (with torch) is not installed (pip install -e '.[bench]' with CPU torch): skipping the SB3 baseline")
             sb3 = False
-    if not args.no_warmup:
-        run_drid("ppo", 99, 2_048, 10**9)
-        run_drid("dqn", 99, 1_536, 10**9)
-        if sb3:
-            run_sb3_ppo(99, 2_048, 10**9)
     results: dict[str, list[dict[str, Any]]] = {"drid-ppo": [], "drid-dqn": [], "sb3-ppo": []}
     for seed in range(args.seeds):
-        runs = [("drid-ppo", lambda s=seed: run_drid("ppo", s, 100_000, 5_120)), ("drid-dqn", lambda s=seed: run_drid("dqn", s, 50_000, 2_500))]
-        if sb3:
-            runs.append(("sb3-ppo", lambda s=seed: run_sb3_ppo(s, 100_000, 5_120)))
-        for name, fn in runs:
-            r = fn()
+        names = ["drid-ppo", "drid-dqn"] + (["sb3-ppo"] if sb3 else [])
+        for name in names:
+            r = in_process(name, seed, not args.no_warmup)
             r["seed"] = seed
             results[name].append(r)
             print(f"seed {seed} {name:<9} {'reached' if r['hit'] else 'missed '} {THRESHOLD:.0f} at {r['steps']:>6} steps, "

@@ -136,7 +136,8 @@ def main() -> int:
     parser.add_argument("--budget", type=int, default=None, help="steps per run (default: the Zoo's step count of the cell)")
     parser.add_argument("--eval-every", type=int, default=None, help="steps between evaluations (default: budget / 20, at least 5000)")
     parser.add_argument("--stop-at-threshold", action="store_true", help="end a run at its first evaluation reaching the threshold")
-    parser.add_argument("--carracing-env", default="CarRacing-v3", help="environment of the CarRacing cell (a vector-observation one)")
+    parser.add_argument("--carracing-env", default="drid.sources.driving:CarRacingDriverState-v0",
+                        help="environment of the CarRacing cell: a vector-observation one (default: the driving pipeline's driver state)")
     parser.add_argument("--out", default="out/rl-suite", help="folder for runs, suite.md and suite.jsonl")
     parser.add_argument("--list", action="store_true", help="print the cells and exit")
     args = parser.parse_args()

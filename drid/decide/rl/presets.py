@@ -52,6 +52,7 @@ class EnvPresets(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     threshold: float | None = None
+    aliases: list[str] = Field(default_factory=list, description="other environment ids these presets apply to (wrappers of this one)")
     threshold_source: str = "gymnasium's reward_threshold"
     default_algo: Algo = "ppo"
     note: str | None = None
@@ -115,8 +116,13 @@ def _shipped() -> dict[str, EnvPresets]:
 
 
 def env_presets(env_id: str) -> EnvPresets | None:
-    """The shipped presets of ``env_id`` (a ``module:Id`` id is looked up by its ``Id``)."""
-    return _shipped().get(env_id.rpartition(":")[2])
+    """The shipped presets of ``env_id`` (a ``module:Id`` id is looked up by its ``Id``; an entry's
+    ``aliases`` name wrappers that share its presets)."""
+    name = env_id.rpartition(":")[2]
+    shipped = _shipped()
+    if name in shipped:
+        return shipped[name]
+    return next((p for p in shipped.values() if name in p.aliases), None)
 
 
 def reward_threshold(env_id: str) -> tuple[float | None, str]:
