@@ -88,6 +88,10 @@ def test_thresholds_come_from_the_preset_then_gymnasium():
     value, source = reward_threshold("Pendulum-v1")
     assert value == -200.0 and source.startswith("drid")
     assert reward_threshold("MountainCarContinuous-v0") == (90.0, "gymnasium's reward_threshold")
+    # wrappers listed as aliases share the presets of the environment they wrap
+    assert reward_threshold("drid.sources.cartpole:CartPoleFrames-v1")[0] == 475.0
+    assert env_presets("drid.sources.driving:CarRacingDriverState-v0") is env_presets("CarRacing-v3")
+    assert env_presets("NoSuchEnv-v0") is None
 
 
 def test_the_list_of_presets_shows_status_and_zoo_reference(capsys):
