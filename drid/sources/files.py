@@ -1,9 +1,11 @@
-"""Sources: image files, folders and globs; video files and cameras (OpenCV)."""
+"""Sources: image files, folders and globs; video files, cameras and network streams (OpenCV;
+the streams' reconnection is in ``drid.sources.network``)."""
 
 from __future__ import annotations
 
 import glob
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,11 +15,12 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from drid.errors import SourceError
-from drid.pipeline.context import RunContext
+from drid.pipeline.context import RunContext, RunSummary
 from drid.pipeline.hookspecs import hookimpl
 from drid.pipeline.params import InputPath, Plugin, PluginParams
 from drid.schemas import Frame
 from drid.sources.media import Sized, media_path, to_bgr
+from drid.sources.network import Gap, StreamReader, check_url, is_stream, redacted
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".jp2")
 
@@ -115,10 +118,19 @@ class VideoSource(Plugin):
         start: int = Field(default=0, ge=0, description="first frame to read (file index)")
         stop: int | None = Field(default=None, ge=1, description="frame index to stop before (exclusive)")
         max_bad_frames: int = Field(default=25, ge=0, description="consecutive undecodable frames tolerated before giving up")
+        realtime: bool = Field(default=False, description="files: yield frames no sooner than their timestamps say, as a camera would (demos, live views, testing live pipelines)")
+        # Network streams only. 10 s covers FFmpeg's probing of an RTSP or HLS stream and a
+        # camera's keyframe interval (1-4 s); 10 attempts from 0.5 s doubling to 8 s ride out about
+        # a minute of outage (a camera or server restarting) before the run ends with an error.
+        timeout: float = Field(default=10.0, gt=0, le=600, description="network streams: seconds to wait to connect and for each frame before the connection counts as lost")
+        reconnect: int = Field(default=10, ge=0, le=1000, description="network streams: reconnection attempts after a lost connection before giving up (0: none)")
+        backoff: float = Field(default=0.5, gt=0, le=60, description="network streams: seconds before the first reconnection attempt; doubles with each failed one, up to 8 s")
 
         @model_validator(mode="after")
         def _range(self) -> VideoSource.Params:
             _check_range(self.start, self.stop)
+            if is_stream(self.path):
+                check_url(str(self.path))
             return self
 
     params: Params
@@ -128,15 +140,72 @@ class VideoSource(Plugin):
         path = self.params.path
         self.camera = isinstance(path, int) or (isinstance(path, str) and path.isdigit())
         #: Cameras and streams lose frames when the pipeline falls behind; files never do.
-        self.live = self.camera or (isinstance(path, str) and "://" in path)
+        self.stream = is_stream(path)
+        self.live = self.camera or self.stream
         self._context: RunContext | None = None
+        self._reader: StreamReader | None = None
+        #: The connection gaps of the last run of a network stream, in order.
+        self.gaps: list[Gap] = []
 
     @hookimpl
     def drid_start(self, context: RunContext) -> None:
         """Keeps the run's context, to count the inputs it skips."""
         self._context = context
+        self.gaps = []
+
+    @hookimpl
+    def drid_stop(self, summary: RunSummary) -> None:
+        """Notes the gaps of a network stream in the summary (each is also counted as a skip)."""
+        if self._reader is not None:
+            self._reader.release()
+            self._reader = None
+        if self.gaps:
+            total = sum(g.seconds for g in self.gaps)
+            each = ", ".join(f"{g.seconds:.2f} s after frame {g.after} ({g.attempts} attempt{'s' if g.attempts != 1 else ''})" for g in self.gaps[:10])
+            more = f", and {len(self.gaps) - 10} more" if len(self.gaps) > 10 else ""
+            summary.notes.append(f"video: stream '{redacted(str(self.params.path))}' lost its connection {len(self.gaps)} time"
+                                 f"{'s' if len(self.gaps) != 1 else ''} and reconnected ({total:.2f} s without frames): {each}{more}")
+
+    def _stream_reader(self) -> StreamReader:
+        p = self.params
+        return StreamReader(str(p.path), timeout=p.timeout, attempts=p.reconnect, backoff=p.backoff, on_gap=self._gap)
+
+    def _gap(self, gap: Gap) -> None:
+        self.gaps.append(gap)
+        if self._context is not None:
+            self._context.skip_input("stream connection lost, reconnected (frames of the gap never arrived)")
+
+    def _stream_frames(self) -> Iterator[Frame]:
+        """A network stream's frames, timed by the clock (a gap shows in the timestamps); a
+        frame after a gap says how long it was in ``meta['gap_s']``."""
+        reader, self._reader = self._reader, None  # the probe's connection, kept open for the first run
+        reader = reader or self._stream_reader()
+        source = redacted(str(self.params.path))
+        start, stop, stride = self.params.start, self.params.stop, self.params.stride
+        index = 0
+        t0: float | None = None
+        pending_gap: Gap | None = None
+        for position, image, gap in reader:
+            pending_gap = gap or pending_gap
+            if stop is not None and position >= stop:
+                break
+            if position < start or (position - start) % stride:
+                continue
+            now = time.monotonic()
+            t0 = now if t0 is None else t0
+            meta: dict[str, Any] = {"position": position}
+            if pending_gap is not None:
+                meta["gap_s"] = round(pending_gap.seconds, 3)
+                pending_gap = None
+            yield Frame(index=index, timestamp=now - t0, source=source, image=to_bgr(np.asarray(image)), meta=meta)
+            index += 1
 
     def _open(self) -> tuple[Any, int | None, float]:
+        if self.stream:
+            reader = self._stream_reader()
+            reader.open()  # a one-line SourceError naming the reason when it cannot be read
+            self._reader = reader
+            return reader, None, reader.fps
         target: str | int = int(self.params.path) if self.camera else media_path(str(self.params.path))
         if not self.live and not Path(str(target)).is_file():
             raise SourceError(f"video: file not found: '{self.params.path}'")
@@ -155,6 +224,8 @@ class VideoSource(Plugin):
     def drid_frames(self) -> Sized[Frame]:
         """The kept frames, timed by the container (live sources by their rate); the length when known."""
         cap, count, fps = self._open()
+        if self.stream:
+            return Sized(self._stream_frames, None)  # the connection stays open for the first iteration
         cap.release()  # probed only; each iteration opens its own capture
         length = None
         if count is not None:
@@ -169,6 +240,7 @@ class VideoSource(Plugin):
             position = self.params.start
             index = 0
             bad = 0
+            clock: tuple[float, float] | None = None  # realtime: (when, timestamp) of the first frame
             while self.params.stop is None or position < self.params.stop:
                 ok, image = cap.read()
                 if not ok or image is None:
@@ -192,6 +264,12 @@ class VideoSource(Plugin):
                         timestamp = (position / fps) if fps > 0 else float(index)
                     else:
                         timestamp = msec / 1e3
+                    if self.params.realtime:
+                        if clock is None:
+                            clock = (time.monotonic(), timestamp)
+                        ahead = clock[1] + (time.monotonic() - clock[0]) - timestamp
+                        if ahead < 0:
+                            time.sleep(-ahead)
                     yield Frame(index=index, timestamp=timestamp, source=source, image=to_bgr(np.asarray(image)), meta={"position": position})
                     index += 1
                 position += 1
