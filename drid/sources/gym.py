@@ -1,7 +1,8 @@
 """The ``gym`` source: any registered gymnasium environment as a closed-loop frame source.
 
 Each observation becomes a ``Frame`` (``observation`` always, ``image`` too when ``pixels`` is
-on, rendered with ``render_mode="rgb_array"`` and converted to BGR). The engine hands each frame's
+on, rendered with ``render_mode="rgb_array"`` and converted to BGR; with ``pixels: observation``
+the observation itself is the picture, as in CarRacing, and ``image`` is it in BGR). The engine hands each frame's
 decision back through ``drid_act``, which steps the environment and returns the ``Transition``.
 
 Vectorised copies (``num_envs > 1``) are independent environments seeded ``seed, seed+1, …`` whose
@@ -20,7 +21,7 @@ ending transition's ``info["episode"]`` and in the run summary's notes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -131,7 +132,7 @@ class GymSource(Plugin):
         num_envs: int = Field(default=1, ge=1, le=1024, description="independent copies, interleaved round-robin (frame i is copy i % num_envs)")
         episodes: int | None = Field(default=1, ge=1, description="stop after this many finished episodes (all copies together); null for no limit")
         steps: int | None = Field(default=None, ge=1, description="stop after this many environment steps (all copies together); null for no limit")
-        pixels: bool = Field(default=False, description="render each frame (render_mode='rgb_array') into Frame.image as BGR")
+        pixels: bool | Literal["observation"] = Field(default=False, description="true: render each frame (render_mode='rgb_array') into Frame.image as BGR; 'observation': the observation is the picture (CarRacing's 96x96 RGB frame), Frame.image is it in BGR, nothing extra is rendered")
         actions: dict[str, Any] = Field(default_factory=dict, description="named actions a policy may return, e.g. {LEFT: 0, RIGHT: 1}")
 
         @field_validator("env")
@@ -174,13 +175,18 @@ class GymSource(Plugin):
         """Makes the environment copies and resets each with its seed."""
         self.close()
         p = self.params
-        render = "rgb_array" if p.pixels else None
+        render = "rgb_array" if p.pixels is True else None
         self.copies = [_Copy(make_env(self.env_id, dict(p.kwargs), render), k) for k in range(self.num_envs)]
         first = self.copies[0].env
         self.action_space = first.action_space
         self.observation_space = first.observation_space
-        if p.pixels and "rgb_array" not in first.metadata.get("render_modes", []):
+        if p.pixels is True and "rgb_array" not in first.metadata.get("render_modes", []):
             raise ConfigError(f"gymnasium environment '{self.env_id}' cannot render rgb_array frames (pixels: true)", path="pixels")
+        if p.pixels == "observation":
+            shape, dtype = getattr(self.observation_space, "shape", None), getattr(self.observation_space, "dtype", None)
+            if shape is None or len(shape) != 3 or shape[2] != 3 or dtype != np.uint8:
+                raise ConfigError(f"gymnasium environment '{self.env_id}' observes {self.observation_space}, not an HxWx3 uint8 picture "
+                                  "(pixels: observation); use pixels: true to render frames", path="pixels")
         self._fps = float(first.metadata.get("render_fps") or 50.0)
         if p.seed is not None:
             self.action_space.seed(p.seed)
@@ -227,6 +233,8 @@ class GymSource(Plugin):
     def _render(self, copy: _Copy) -> np.ndarray | None:
         if not self.params.pixels:
             return None
+        if self.params.pixels == "observation":
+            return np.ascontiguousarray(np.asarray(copy.obs, dtype=np.uint8)[:, :, ::-1])
         rgb = copy.env.render()
         return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
 
