@@ -13,6 +13,8 @@ from drid.cli._args import fraction, positive_int, size
 def register(subparsers: Any) -> None:
     """Add ``drid train classifier``."""
     from drid.recognize.classifier import APPLICATIONS
+    from drid.recognize.semi import ACGANConfig, FixMatchConfig
+    from drid.recognize.train import METHODS
 
     p = subparsers.add_parser(
         "classifier",
@@ -23,7 +25,10 @@ def register(subparsers: Any) -> None:
                "  1. harvest crops: a pipeline with sinks: [{plugin: harvest, params: {path: out/crops, label_from: none}}]\n"
                "  2. sort out/crops/unlabeled/*.png into one folder per class by eye (out/crops/car, out/crops/person, ...)\n"
                "  3. drid train classifier out/crops --out out/models --name street --flip --group-frames 5\n"
-               "  4. recognize: [{plugin: keras-classifier, params: {model: out/models/street.keras}}]",
+               "  4. recognize: [{plugin: keras-classifier, params: {model: out/models/street.keras}}]\n"
+               "semi-supervised: sort only a few crops per class and learn from the rest too (docs/semi-supervised.md):\n"
+               "  drid train classifier out/crops --unlabeled out/crops/unlabeled --out out/models --name street\n"
+               "  drid train classifier out/crops --unlabeled out/crops/unlabeled --augment acgan   (writes NAME.acgan.png)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", help="dataset folder: one sub-folder of images per class")
@@ -50,6 +55,23 @@ def register(subparsers: Any) -> None:
                    help="harvested crops: keep crops from the same N-frame block of a video on one side of the split")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the augmentation (default: 0)")
     p.add_argument("--provenance", default="", help="where the data came from, for the model card")
+    semi = p.add_argument_group("semi-supervised (few labels, many unlabelled images)")
+    semi.add_argument("--unlabeled", metavar="DIR", help="folder of unlabelled images (any depth), e.g. a harvest's unlabeled/; "
+                      "inside DATA it is not taken for a class")
+    semi.add_argument("--method", choices=list(METHODS), help="supervised (labels only) or fixmatch (pseudo-labels with weak/strong "
+                      "consistency; default with --unlabeled)")
+    semi.add_argument("--augment", choices=["acgan"], dest="augment_with", help="acgan: train an auxiliary-classifier GAN on the "
+                      "training images (and --unlabeled) and add its samples per class to training")
+    semi.add_argument("--steps", type=positive_int, default=FixMatchConfig.steps,
+                      help=f"training steps of fixmatch / acgan-augmented training, instead of --epochs (default: {FixMatchConfig.steps})")
+    semi.add_argument("--supervised-steps", type=int, default=None, metavar="N",
+                      help=f"fixmatch: steps on labels only before the unlabelled loss starts (default: a sixth of --steps, at most {FixMatchConfig.supervised_steps})")
+    semi.add_argument("--threshold", type=fraction, default=FixMatchConfig.threshold,
+                      help=f"fixmatch: confidence a pseudo-label needs (default: {FixMatchConfig.threshold})")
+    semi.add_argument("--unlabeled-ratio", type=positive_int, default=FixMatchConfig.unlabelled_ratio, metavar="MU",
+                      help=f"fixmatch: unlabelled images per labelled one in a batch (default: {FixMatchConfig.unlabelled_ratio})")
+    semi.add_argument("--acgan-steps", type=positive_int, default=ACGANConfig.steps, help=f"AC-GAN training steps (default: {ACGANConfig.steps})")
+    semi.add_argument("--acgan-samples", type=positive_int, default=200, metavar="N", help="generated images kept per class (default: 200)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_command)
 
@@ -58,22 +80,42 @@ def run_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from drid.errors import ConfigError
+    from drid.recognize.semi import ACGANConfig, FixMatchConfig
 
     if not Path(args.data).is_dir():  # before TensorFlow loads (seconds)
         raise ConfigError(f"dataset folder not found: '{args.data}'" if not Path(args.data).exists() else
                           f"'{args.data}' is not a folder (expected one sub-folder of images per class)", path="data")
+    if args.unlabeled is not None and not Path(args.unlabeled).is_dir():
+        raise ConfigError(f"unlabelled folder not found: '{args.unlabeled}'" if not Path(args.unlabeled).exists() else
+                          f"'{args.unlabeled}' is not a folder of images", path="--unlabeled")
+    if args.method == "fixmatch" and args.unlabeled is None:
+        raise ConfigError("--method fixmatch learns from unlabelled images: pass --unlabeled DIR", path="--method")
+    supervised_steps = args.supervised_steps if args.supervised_steps is not None else min(FixMatchConfig.supervised_steps, args.steps // 6)
+    if not 0 <= supervised_steps <= args.steps:
+        raise ConfigError(f"--supervised-steps must be between 0 and --steps ({args.steps}), got {supervised_steps}", path="--supervised-steps")
     from drid.recognize.train import train_classifier
 
+    fixmatch = FixMatchConfig(steps=args.steps, supervised_steps=supervised_steps, batch_size=args.batch_size, unlabelled_ratio=args.unlabeled_ratio,
+                              threshold=args.threshold, learning_rate=args.learning_rate, flip=args.flip,
+                              evaluate_every=max(1, args.steps // 30))
+    acgan = ACGANConfig(steps=args.acgan_steps)
     command = "drid train classifier " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["train", "classifier"] else ""
     result = train_classifier(
         args.data, args.out, name=args.name, size=args.size, channels=args.channels, aspect=args.aspect, padding=args.padding,
         backbone=args.backbone, weights=args.weights, unfreeze=args.unfreeze, epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, learning_rate=args.learning_rate, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
         flip=args.flip, augment=not args.no_augment, balance=not args.no_balance, group_frames=args.group_frames, batch_norm=not args.no_batch_norm, seed=args.seed, provenance=args.provenance, progress=not args.no_progress,
-        command=command,
+        command=command, unlabeled=args.unlabeled, method=args.method, augment_with=args.augment_with, fixmatch=fixmatch, acgan=acgan,
+        acgan_per_class=args.acgan_samples,
     )
+    t = result.training
+    if t.get("method") != "supervised" or "acgan" in t:
+        start = t.get("supervised_start")
+        print(f"{t['method']}{' + AC-GAN samples' if 'acgan' in t else ''}: {t['labelled']} labelled, {t['unlabelled']} unlabelled images"
+              + (f"; validation accuracy of the supervised start {start['validation_accuracy']:.4f}" if start else ""))
     print(f"held-out accuracy {result.test_accuracy:.4f} (validation {result.val_accuracy:.4f}, {result.epochs} epochs, split {result.split})")
     for cls, v in result.per_class.items():
         print(f"  {cls:<16} precision {v['precision']:.3f}  recall {v['recall']:.3f}  n={v['support']}")
-    print(f"wrote {result.model_path}, {result.labels_path.name}, {result.card_path.name}, {result.confusion_png.name}, {result.curves_png.name}")
+    extra = f", {result.samples_png.name}" if result.samples_png is not None else ""
+    print(f"wrote {result.model_path}, {result.labels_path.name}, {result.card_path.name}, {result.confusion_png.name}, {result.curves_png.name}{extra}")
     return 0

@@ -17,7 +17,7 @@ from drid.errors import ConfigError
 from drid.recognize.crops import Aspect, fit_to_size, to_model_pixels
 from drid.sources.files import IMAGE_SUFFIXES
 
-__all__ = ["Dataset", "frame_groups", "load_image_folder", "split_indices"]
+__all__ = ["Dataset", "frame_groups", "load_image_folder", "load_unlabeled_folder", "split_indices"]
 
 
 @dataclass
@@ -37,16 +37,32 @@ class Dataset:
 
 
 
-def load_image_folder(root: str | Path, size: tuple[int, int], channels: int, aspect: Aspect = "expand", classes: list[str] | None = None) -> Dataset:
-    """Every image of ``root/CLASS/*`` resized to ``size`` (width, height) as the model sees it."""
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                  and not any(part.startswith(".") for part in f.relative_to(folder).parts))
+
+
+def _model_image(path: Path, size: tuple[int, int], channels: int, aspect: Aspect) -> np.ndarray | None:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        return None
+    width, height = size
+    return fit_to_size(to_model_pixels(bgr, channels), width, height, aspect).reshape(height, width, channels)
+
+
+def load_image_folder(root: str | Path, size: tuple[int, int], channels: int, aspect: Aspect = "expand", classes: list[str] | None = None,
+                      exclude: str | Path | None = None) -> Dataset:
+    """Every image of ``root/CLASS/*`` resized to ``size`` (width, height) as the model sees it.
+    ``exclude``: a folder that is not a class even when it sits in ``root`` (the unlabelled
+    crops of a harvest, ``root/unlabeled``, when they are passed as ``--unlabeled``)."""
     base = Path(root).expanduser()
     if not base.is_dir():
         raise ConfigError(f"dataset folder not found: '{base}'", path="data")
-    def images_in(folder: Path) -> list[Path]:
-        return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    images_in = _images_in
+    skip = Path(exclude).expanduser().resolve() if exclude is not None else None
 
     # Empty folders (an emptied 'unlabeled/' after sorting crops by hand) are not classes.
-    found = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and images_in(p))
+    found = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and p.resolve() != skip and images_in(p))
     if classes is not None:
         missing = [c for c in classes if not (base / c).is_dir()]
         if missing:
@@ -54,7 +70,6 @@ def load_image_folder(root: str | Path, size: tuple[int, int], channels: int, as
         found = [base / c for c in classes]
     if len(found) < 2:
         raise ConfigError(f"dataset '{base}' needs at least two class folders with images (one folder per class), found {len(found)}", path="data")
-    width, height = size
     images, labels, files = [], [], []
     skipped = 0
     for k, folder in enumerate(found):
@@ -62,11 +77,11 @@ def load_image_folder(root: str | Path, size: tuple[int, int], channels: int, as
         if len(members) < 2:
             raise ConfigError(f"class '{folder.name}' of dataset '{base}' has {len(members)} image(s); each class needs at least 2", path="data")
         for f in members:
-            bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
-            if bgr is None:
+            image = _model_image(f, size, channels, aspect)
+            if image is None:
                 skipped += 1
                 continue
-            images.append(fit_to_size(to_model_pixels(bgr, channels), width, height, aspect).reshape(height, width, channels))
+            images.append(image)
             labels.append(k)
             files.append(str(f.relative_to(base)))
     provenance: dict[str, Any] = {}
@@ -79,6 +94,28 @@ def load_image_folder(root: str | Path, size: tuple[int, int], channels: int, as
     if skipped:
         provenance["undecodable_files_skipped"] = skipped
     return Dataset(np.stack(images), np.asarray(labels, dtype=np.int64), [f.name for f in found], files, str(base), provenance)
+
+
+def load_unlabeled_folder(root: str | Path, size: tuple[int, int], channels: int, aspect: Aspect = "expand",
+                          labelled: str | Path | None = None) -> tuple[np.ndarray, list[str]]:
+    """Every image under ``root`` (any depth: a harvest's ``unlabeled/`` folder, or a whole
+    harvest whose folders are not trusted as labels), as the model sees it, and their paths
+    relative to ``root``. ``labelled``: the labelled dataset's folder, which ``root`` must not be."""
+    base = Path(root).expanduser()
+    if not base.is_dir():
+        raise ConfigError(f"unlabelled folder not found: '{base}'" if not base.exists() else f"'{base}' is not a folder", path="--unlabeled")
+    if labelled is not None and base.resolve() == Path(labelled).expanduser().resolve():
+        raise ConfigError(f"'{base}' is the labelled dataset itself; pass the folder of unlabelled images (e.g. '{base}/unlabeled')", path="--unlabeled")
+    images: list[np.ndarray] = []
+    files: list[str] = []
+    for f in _images_in(base):
+        image = _model_image(f, size, channels, aspect)
+        if image is not None:
+            images.append(image)
+            files.append(str(f.relative_to(base)))
+    if not images:
+        raise ConfigError(f"unlabelled folder '{base}' has no readable images ({', '.join(sorted(IMAGE_SUFFIXES))})", path="--unlabeled")
+    return np.stack(images), files
 
 
 def split_indices(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int,

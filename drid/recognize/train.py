@@ -6,6 +6,15 @@ held-out test parts; the test part is used once, at the end, through the saved m
 as the plugin will load it. Written together under ``--out``: ``NAME.keras``, ``NAME.labels.txt``,
 ``NAME.json`` (crop settings, metrics), ``NAME.card.md`` (provenance, metrics, date),
 ``NAME.confusion.png`` and ``NAME.curves.png``.
+
+Semi-supervised (:mod:`drid.recognize.semi`): with ``unlabeled`` (a folder of images without
+labels, e.g. a harvest's ``unlabeled/``) the default method is ``fixmatch``, pseudo-label
+self-training with consistency for a fixed number of steps after a supervised start; with
+``augment_with="acgan"`` an AC-GAN is trained first on the labelled (and unlabelled) training
+images and its class-conditional samples fill half of every labelled batch
+(``NAME.acgan.png`` shows them, a row per class). Either way the model is the same small CNN
+and loads in ``keras-classifier`` unchanged; ``NAME.json`` and the card say how it was trained
+(method, labelled and unlabelled counts, settings, the supervised start's accuracy).
 """
 
 from __future__ import annotations
@@ -15,9 +24,9 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,11 +34,14 @@ from drid.errors import ConfigError
 from drid.recognize.bundle import deflate
 from drid.recognize.classifier import ClassifierModel
 from drid.recognize.crops import Aspect
-from drid.recognize.dataset import frame_groups, load_image_folder, split_indices
+from drid.recognize.dataset import frame_groups, load_image_folder, load_unlabeled_folder, split_indices
 from drid.recognize.networks import augmenter, build_backbone, build_small_cnn
 from drid.recognize.report import model_card, plot_confusion, plot_curves
 
-__all__ = ["TrainResult", "train_classifier"]
+__all__ = ["METHODS", "TrainResult", "train_classifier"]
+
+#: The ways ``drid train classifier`` learns: from labels only, or with unlabelled images too.
+METHODS = ("supervised", "fixmatch")
 
 
 @dataclass
@@ -48,6 +60,8 @@ class TrainResult:
     epochs: int
     split: dict[str, int]
     history: dict[str, list[float]]
+    training: dict[str, Any] = field(default_factory=dict)
+    samples_png: Path | None = None
 
 
 
@@ -103,9 +117,30 @@ def train_classifier(
     provenance: str = "",
     progress: bool = True,
     command: str = "",
+    unlabeled: str | Path | None = None,
+    method: str | None = None,
+    augment_with: Literal["acgan"] | None = None,
+    fixmatch: Any = None,
+    acgan: Any = None,
+    acgan_per_class: int = 200,
 ) -> TrainResult:
-    """Train, evaluate on the held-out split and write the model bundle; see the module docstring."""
+    """Train, evaluate on the held-out split and write the model bundle; see the module docstring.
+
+    ``method``: ``supervised`` (the default without ``unlabeled``) or ``fixmatch`` (the default
+    with it); ``fixmatch`` / ``acgan``: a :class:`~drid.recognize.semi.FixMatchConfig` /
+    :class:`~drid.recognize.semi.ACGANConfig` (their defaults otherwise); ``acgan_per_class``:
+    generated images kept per class."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    method = method or ("fixmatch" if unlabeled is not None else "supervised")
+    if method not in METHODS:
+        raise ConfigError(f"unknown method '{method}' (known: {', '.join(METHODS)})", path="--method")
+    if method == "fixmatch" and unlabeled is None:
+        raise ConfigError("method 'fixmatch' learns from unlabelled images: pass --unlabeled DIR", path="--method")
+    if augment_with not in (None, "acgan"):
+        raise ConfigError(f"unknown augmentation '{augment_with}' (known: acgan)", path="--augment")
+    step_loop = method == "fixmatch" or augment_with is not None
+    if step_loop and backbone is not None:
+        raise ConfigError(f"--method {method}{' --augment acgan' if augment_with else ''} trains the small CNN; drop --backbone", path="--backbone")
     import keras
 
     if backbone is not None and channels != 3:
@@ -114,7 +149,8 @@ def train_classifier(
         raise ConfigError(f"validation ({val_fraction}) and test ({test_fraction}) fractions must be in [0, 1) and leave training data", path="--val-fraction")
     width, height = size
     started = time.perf_counter()
-    ds = load_image_folder(data, (width, height), channels, aspect)
+    ds = load_image_folder(data, (width, height), channels, aspect, exclude=unlabeled)
+    x_unlabelled = load_unlabeled_folder(unlabeled, (width, height), channels, aspect, labelled=data)[0] if unlabeled is not None else None
     groups = frame_groups(ds.files, group_frames) if group_frames > 0 else None
     train_idx, val_idx, test_idx = split_indices(ds.labels, val_fraction, test_fraction, seed, groups)
     no_val = len(val_idx) == 0
@@ -152,7 +188,38 @@ def train_classifier(
                       callbacks=[stop, calm, _TqdmEpochs(n_epochs, progress)])
         return {k: [float(v) for v in vs] for k, vs in h.history.items() if k != "learning_rate"}
 
-    history = fit(epochs, learning_rate)
+    training: dict[str, Any] = {"method": method, "labelled": int(len(train_idx)),
+                                "unlabelled": int(len(x_unlabelled)) if x_unlabelled is not None else 0}
+    if unlabeled is not None:
+        training["unlabelled_folder"] = str(Path(unlabeled))
+    samples_png: Path | None = None
+    target = Path(out).expanduser()
+    target.mkdir(parents=True, exist_ok=True)
+    if step_loop:
+        from drid.recognize.semi import ACGAN, ACGANConfig, FixMatchConfig, fit_fixmatch, sample_grid
+
+        config = fixmatch if fixmatch is not None else FixMatchConfig(flip=flip)
+        x_syn = y_syn = None
+        if augment_with == "acgan":
+            gan_config = acgan if acgan is not None else ACGANConfig()
+            gan = ACGAN.train(x_train, y_train, n_classes, x_unlabelled, gan_config, seed=seed, progress=progress)
+            x_syn, y_syn, passed = gan.sample(acgan_per_class, seed=seed)
+            samples_png = sample_grid(gan, ds.classes, target / f"{name}.acgan.png", seed=seed)
+            training["acgan"] = {**gan_config.as_dict(), "kept_per_class": {c: int((y_syn == i).sum()) for i, c in enumerate(ds.classes)},
+                                 "pass_rate": round(passed, 4), "samples_png": samples_png.name,
+                                 "trained_on": {"labelled": int(len(x_train)), "unlabelled": training["unlabelled"]}}
+            keras.utils.set_random_seed(seed)
+        semi_history = fit_fixmatch(
+            model, x_train, y_train, x_unlabelled if method == "fixmatch" else None, config, seed=seed,
+            x_val=ds.images[val_idx].astype(np.float32), y_val=ds.labels[val_idx], x_synthetic=x_syn, y_synthetic=y_syn,
+            class_weight=np.asarray([class_weight[i] for i in range(n_classes)]) if class_weight else None, progress=progress)
+        training["steps"] = config.as_dict()
+        if "start_val_accuracy" in semi_history:
+            training["supervised_start"] = {"validation_accuracy": semi_history["start_val_accuracy"][0],
+                                            "validation_loss": semi_history["start_val_loss"][0], "steps": config.supervised_steps}
+        history = {k: v for k, v in semi_history.items() if not k.startswith("start_")}
+    else:
+        history = fit(epochs, learning_rate)
     if base is not None and unfreeze > 0:
         base.trainable = True
         for layer in base.layers[:-unfreeze]:
@@ -164,10 +231,9 @@ def train_classifier(
         for k, vs in more.items():
             history.setdefault(k, []).extend(vs)
     val_losses = history.get("val_loss", [0.0])
-    best_epoch = int(np.argmin(val_losses)) + 1
+    # The step loop keeps its last (moving-average) weights; model.fit the best epoch's.
+    best_epoch = len(val_losses) if step_loop else int(np.argmin(val_losses)) + 1
 
-    target = Path(out).expanduser()
-    target.mkdir(parents=True, exist_ok=True)
     model_path = target / f"{name}.keras"
     labels_path = target / f"{name}.labels.txt"
     # Saved without the optimizer's state: a third of the size, and nothing the plugin needs.
@@ -199,7 +265,14 @@ def train_classifier(
     confusion_png = target / f"{name}.confusion.png"
     curves_png = target / f"{name}.curves.png"
     plot_confusion(cm, ds.classes, confusion_png, f"{name}: {split_name} split, accuracy {test_acc:.3f} (n={len(truth)})")
-    plot_curves(history, curves_png, best_epoch)
+    if step_loop:
+        every = int(history["step"][0]) if history.get("step") else 1
+        plot_curves(history, curves_png, best_epoch, f"{method}{' + AC-GAN samples' if augment_with else ''}: learning curves",
+                    metrics=(("accuracy", "-", "accuracy (labelled batch)"), ("val_accuracy", "--", "val accuracy"),
+                             ("mask", ":", "unlabelled share ≥ threshold")),
+                    x_label=f"evaluation (every {every} steps)")
+    else:
+        plot_curves(history, curves_png, best_epoch)
 
     meta.update({
         "name": name,
@@ -211,6 +284,7 @@ def train_classifier(
         "seed": seed,
         "split_by": f"blocks of {group_frames} frames" if group_frames > 0 else "image",
         "split": {"train": int(len(train_idx)), "validation": 0 if no_val else int(len(val_idx)), "test": int(len(test_idx))},
+        "training": training,
         "epochs_run": len(history.get("loss", [])),
         "best_epoch": best_epoch,
         "test_accuracy": test_acc,
@@ -225,5 +299,5 @@ def train_classifier(
     card_path = target / f"{name}.card.md"
     card_path.write_text(model_card(meta, model_path, split_name), encoding="utf-8")
     return TrainResult(model_path, labels_path, card_path, confusion_png, curves_png, test_acc, val_acc, per_class, cm.tolist(),
-                       len(history.get("loss", [])), meta["split"], history)
+                       len(history.get("loss", [])), meta["split"], history, training, samples_png)
 
