@@ -11,7 +11,7 @@ from typing import Any
 from drid.cli._args import json_object, key_value, positive_int
 
 TRAIN_EXAMPLES = """\
-examples (each trains with the shipped preset of its environment; see --list-presets):
+examples (each trains with the shipped preset of its environment, measured to reach the threshold; see --list-presets):
   drid train policy --env CartPole-v1                  (ppo)
   drid train policy --env Pendulum-v1                  (ppo, continuous actions)
   drid train policy --env MountainCar-v0               (dqn: PPO fails on this sparse reward)
@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
                    help="'auto' (default): the shipped hyperparameters for --env and --algo; 'none': the agents' plain defaults")
     p.add_argument("--list-presets", action="store_true", help="print the shipped presets (status, budget, measured result) and exit")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-envs", type=positive_int, default=None, help="environments stepped together (default: ppo 8, dqn 1)")
+    p.add_argument("--n-envs", type=positive_int, default=None, help="environments stepped together (default: the preset's; without one ppo 8, dqn 1)")
     p.add_argument("--hp", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                    help="hyperparameter override on top of the preset, repeatable (see drid.decide.rl.ppo.PPOConfig / drid.decide.rl.dqn.DQNConfig)")
     p.add_argument("--env-kwargs", type=json_object, default=None, metavar="JSON", help="keyword arguments for gymnasium.make")
@@ -109,6 +109,9 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
     conflicts(args)
     hyper = dict(args.hp)
     if args.resume is None:
+        from drid.sources.gym import check_env_id
+
+        check_env_id(args.env)  # an unknown id is refused (with close matches) before anything is said about presets
         resolved = resolve(args.env, args.algo, args.steps, hyper, args.n_envs, args.preset)
         algo, steps = resolved.algo, resolved.steps
         describe_preset(resolved, args.env)
