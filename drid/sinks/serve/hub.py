@@ -171,6 +171,11 @@ class LiveHub:
             view = self.sources.get(name)
             if view is None:
                 view = SourceView(len(self.order), name, _OnceAnnotator(**self.drawing))
+                # The zones and lines drawn are shown from the start, with nothing counted yet.
+                for zone in self.drawing.get("zones", ()):
+                    view.zones[str(zone["name"])] = {"entered": 0, "exited": 0}
+                for line in self.drawing.get("lines", ()):
+                    view.lines[str(line["name"])] = {}
                 self.sources[name] = view
                 self.order.append(view)
             view.seq += 1

@@ -73,7 +73,10 @@ function showScene(s) {
   $("facts").innerHTML = (l.facts || []).slice(0, 10).map((f) => `<li>${esc(f)}</li>`).join("") || `<li style="color:var(--dim)">${l.detections || 0} detections, ${l.objects || 0} objects</li>`;
   const rows = [];
   for (const [name, z] of Object.entries(s.zones)) rows.push(`<tr><td>zone</td><td>${esc(name)}</td><td>${z.now} in now</td><td>${z.entered} entered</td><td>${z.exited} left</td></tr>`);
-  for (const [name, c] of Object.entries(s.lines)) rows.push(`<tr><td>line</td><td>${esc(name)}</td>` + Object.entries(c).map(([d, n]) => `<td>${n} ${esc(d)}</td>`).join("") + `</tr>`);
+  for (const [name, c] of Object.entries(s.lines)) {
+    const cells = Object.entries(c).map(([d, n]) => `<td>${n} ${esc(d)}</td>`).join("") || `<td>0 crossed</td>`;
+    rows.push(`<tr><td>line</td><td>${esc(name)}</td>${cells}</tr>`);
+  }
   $("counts").innerHTML = rows.join("") || `<tr><td style="color:var(--dim)">no zones or lines in this pipeline</td></tr>`;
   $("events").innerHTML = s.events.slice(0, 30).map((e) => `<li><i>${e.timestamp.toFixed(2)} s</i>${esc(e.text)}</li>`).join("") || `<li style="color:var(--dim)">none yet</li>`;
 }
