@@ -522,3 +522,55 @@ def test_is_a_working_drid_plugin_with_clear_errors(tmp_path, onnx_models):
     with pytest.raises(ConfigError, match=r"input_size \[640, 640\] does not match the graph's fixed input \[96, 64\]"):
         ExportedDetector(model=str(onnx_models["yolov8"]), input_size=(640, 640)).drid_start(None)  # type: ignore[arg-type]
     assert ExportedDetector(model=str(onnx_models["yolov8"])).drid_detect(Frame(index=0)) == []  # no image, nothing found
+
+
+# -- nested boxes -----------------------------------------------------------------------------
+
+
+class FixedCandidates:
+    """A backend that always returns the same candidates (input pixels = frame pixels at 96×96):
+    a car, a smaller car box inside it (its bonnet), and a person standing in front of the car."""
+
+    input_size = (96, 96)
+    letterbox = False
+    labels = ("person", "car")
+
+    def __init__(self, path: Path, **_):
+        self.nested = {"auto.fixed": 0.5}.get(Path(path).name)  # the model's own opinion, as metadata gives it
+
+    def predict(self, batch):
+        boxes = np.array([[10, 10, 90, 60], [20, 15, 50, 40], [30, 20, 45, 58]], dtype=np.float32)
+        return [(boxes, np.array([0.9, 0.8, 0.7], np.float32), np.array([1, 1, 0])) for _ in batch]
+
+
+@pytest.fixture
+def fixed_backend(tmp_path):
+    register_backend("fixed", (".fixed",), FixedCandidates)
+    yield tmp_path
+    _REGISTRY.pop("fixed", None)
+
+
+@pytest.mark.parametrize("model, nested, kept", [
+    ("auto.fixed", "auto", ["car", "person"]),         # the model says 0.5: its bonnet box goes, the person in front stays
+    ("plain.fixed", "auto", ["car", "car", "person"]),  # no opinion: what NMS keeps
+    ("auto.fixed", None, ["car", "car", "person"]),
+    ("plain.fixed", 0.5, ["car", "person"]),
+])
+def test_a_part_found_beside_its_whole_is_dropped_per_class(fixed_backend, model, nested, kept):
+    path = fixed_backend / model
+    path.write_bytes(b"")
+    detector = ExportedDetector(model=str(path), nested=nested, score_threshold=0.1)
+    found = detector.drid_detect(Frame(index=0, image=np.zeros((96, 96, 3), np.uint8)))
+    assert sorted(d.label for d in found) == kept
+
+
+def test_drid_detectors_recommend_nested_suppression_in_their_metadata():
+    from drid.detect.learned.backend import CENTERNET_NESTED, nested_fraction
+
+    assert nested_fraction({"architecture": "drid-centernet-v1"}) == CENTERNET_NESTED
+    assert nested_fraction({"architecture": "drid-centernet-v1", "nested": None}) is None
+    assert nested_fraction({"nested": 0.7}) == 0.7 and nested_fraction({}) is None
+    with pytest.raises(ValueError, match=r"fraction in \(0, 1\]"):
+        nested_fraction({"nested": 2})
+    with pytest.raises(Exception, match="nested"):
+        ExportedDetector(model="street-objects", nested=1.5)

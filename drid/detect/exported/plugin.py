@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from drid.detect.batched import BatchedDetector
-from drid.detect.boxes import nms
+from drid.detect.boxes import nms, not_nested
 from drid.detect.exported.backends import DetectorBackend, backend_formats, open_backend, resolve_format
 from drid.detect.exported.labels import LabelMap, load_labels
 from drid.detect.exported.letterbox import Fit, fit
@@ -28,7 +28,7 @@ from drid.pipeline.hookspecs import hookimpl
 from drid.pipeline.params import InputPath, PluginParams
 from drid.schemas import BoundingBox, Detection, Frame
 
-__all__ = ["MAX_CANDIDATES", "ExportedDetector", "suppress"]
+__all__ = ["MAX_CANDIDATES", "ExportedDetector", "nested_kept", "suppress"]
 
 #: Candidates kept per image (best scores) before NMS: bounds its N×N IoU matrix (8 MB at 1000)
 #: when a low ``score_threshold`` lets a YOLO head's 8400 anchors through.
@@ -50,6 +50,16 @@ def suppress(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_t
     return keep[:max_detections] if max_detections is not None else keep
 
 
+def nested_kept(boxes: np.ndarray, class_ids: np.ndarray, fraction: float) -> np.ndarray:
+    """Positions (in input order) of the boxes not lying for ``fraction`` of their area inside a
+    larger box of the same class (:func:`drid.detect.boxes.not_nested` per class)."""
+    keep = np.zeros(len(boxes), dtype=bool)
+    for cls in np.unique(class_ids):
+        members = np.flatnonzero(class_ids == cls)
+        keep[members[not_nested(boxes[members], fraction)]] = True
+    return np.flatnonzero(keep)
+
+
 class ExportedDetector(BatchedDetector):
     """Objects found by an exported detection model: TFLite/LiteRT (SSD-MobileNet,
     EfficientDet-Lite, drid's export), ONNX YOLOv5/v8/11 through OpenCV DNN, or drid's ``.keras``
@@ -69,6 +79,10 @@ class ExportedDetector(BatchedDetector):
         score_threshold: float = Field(default=0.25, ge=0.0, le=1.0, description="lowest score kept")
         iou_threshold: float = Field(default=0.45, gt=0.0, le=1.0, description="IoU above which a box of the same class is suppressed by a better one")
         class_agnostic: bool = Field(default=False, description="suppress overlapping boxes across classes too")
+        nested: float | Literal["auto"] | None = Field(
+            default="auto",
+            description="drop a box with at least this fraction of its area inside a larger box of its class (a part found beside the whole, "
+                        "which NMS keeps); null: never; auto: what the model's metadata says (drid's detectors 0.5, other models never)")
         classes: list[str | int] | None = Field(default=None, description="keep only these classes, by name or id (default: all)")
         labels: Annotated[str, InputPath(names=True)] | list[str] | None = Field(default=None, description="label map: coco (80, YOLO order), coco91 (TF-OD ids), a list of names, or a .txt/.pbtxt file (default: the model's own, else coco91 for TFLite post-processed outputs, coco otherwise)")
         label_offset: int | None = Field(default=None, ge=-1, le=1000, description="entries of the label map before class 0 (default: 1 after a background line / for .pbtxt, else 0)")
@@ -88,6 +102,13 @@ class ExportedDetector(BatchedDetector):
             formats = backend_formats()
             if value != "auto" and value not in formats:
                 raise ValueError(f"unknown format '{value}'{close_matches(value, formats) or ''} (known: auto, {', '.join(formats)})")
+            return value
+
+        @field_validator("nested")
+        @classmethod
+        def _fraction(cls, value: float | str | None) -> float | str | None:
+            if isinstance(value, float) and not 0.0 < value <= 1.0:
+                raise ValueError(f"nested is a fraction of a box's area in (0, 1], 'auto' or null, got {value}")
             return value
 
         @field_validator("input_size")
@@ -112,6 +133,7 @@ class ExportedDetector(BatchedDetector):
         self.label_map: LabelMap | None = None
         self.keep_ids: set[int] | None = None
         self._fit_aspect = True
+        self._nested: float | None = None
         self._lock = threading.Lock()
         # What drid eval and drid plugins know before the model is opened.
         named = [c for c in (p.classes or []) if isinstance(c, str)]
@@ -144,6 +166,7 @@ class ExportedDetector(BatchedDetector):
             self.keep_ids = self._class_ids(label_map)
             model_letterbox = getattr(backend, "letterbox", None)
             self._fit_aspect = p.letterbox if p.letterbox is not None else (model_letterbox if model_letterbox is not None else True)
+            self._nested = getattr(backend, "nested", None) if p.nested == "auto" else p.nested
             self.label_map = label_map
             if not p.classes:
                 self.labels = label_map.values()
@@ -228,6 +251,9 @@ class ExportedDetector(BatchedDetector):
         boxes = placement.to_frame(boxes)
         sized = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         boxes, scores, ids = boxes[sized], scores[sized], ids[sized]
-        order = suppress(boxes, scores, ids, p.iou_threshold, class_agnostic=p.class_agnostic, max_detections=p.max_detections)
+        order = suppress(boxes, scores, ids, p.iou_threshold, class_agnostic=p.class_agnostic)
+        if self._nested is not None and len(order) > 1:
+            order = order[nested_kept(boxes[order], ids[order], self._nested)]
+        order = order[:p.max_detections]
         return [Detection(box=BoundingBox(x1=float(boxes[i, 0]), y1=float(boxes[i, 1]), x2=float(boxes[i, 2]), y2=float(boxes[i, 3])),
                           score=float(np.clip(scores[i], 0.0, 1.0)), label=self.label_map[int(ids[i])]) for i in order]

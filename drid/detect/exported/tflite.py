@@ -33,6 +33,7 @@ import numpy as np
 from drid.detect.exported.backends import Prediction
 from drid.detect.exported.decode import decode, decode_postprocessed, guess_layout
 from drid.detect.exported.labels import labels_from_text
+from drid.detect.learned.backend import nested_fraction
 
 __all__ = ["TFLiteBackend", "interpreter_class", "normalize_pixels"]
 
@@ -153,6 +154,7 @@ class TFLiteBackend:
         letter = meta.get("letterbox")
         drid_made = str(meta.get("architecture", "")).startswith("drid-")
         self.letterbox: bool = letter if isinstance(letter, bool) else (drid_made or self.layout != "postprocessed")
+        self.nested: float | None = nested_fraction(meta)
         self.description = f"TFLite {self.layout} detector {self.path.name} ({self.input_size[0]}x{self.input_size[1]}, {self.dtype.name} input)"
 
     def _output_names(self) -> dict[int, str]:

@@ -17,7 +17,7 @@ import numpy as np
 from drid.detect.learned.encoding import FILL, decode
 from drid.detect.learned.model import ARCHITECTURE, STRIDE
 
-__all__ = ["BUNDLED_DETECTORS", "KerasCenterNet", "load_backend", "read_detector_metadata", "resolve_detector_model"]
+__all__ = ["CENTERNET_NESTED", "nested_fraction", "BUNDLED_DETECTORS", "KerasCenterNet", "load_backend", "read_detector_metadata", "resolve_detector_model"]
 
 #: Where the detectors that ship with drid live (``model: NAME`` finds ``NAME.keras`` there).
 BUNDLED_DETECTORS = Path(__file__).resolve().parents[1] / "models"
@@ -56,6 +56,27 @@ def read_detector_metadata(path: Path) -> dict[str, Any]:
     return meta
 
 
+#: What drid's CenterNet detectors recommend for the ``detector`` plugin's ``nested`` option when
+#: their metadata says nothing: its heat-map peaks fire on a part of an object (a car's bonnet, a
+#: person's torso) beside the whole, and NMS keeps such a box, whose IoU with the whole is small.
+#: 0.5 as for ``hog-people``; see docs/detection.md for what it changed on held-out frames.
+CENTERNET_NESTED = 0.5
+
+
+def nested_fraction(meta: dict[str, Any]) -> float | None:
+    """The ``nested`` suppression a model's metadata recommends: its ``nested`` key (a number in
+    (0, 1], or null for none), else :data:`CENTERNET_NESTED` for drid's own detectors (architecture
+    ``drid-…``), else None (no opinion: other exports keep what their NMS gives)."""
+    if "nested" in meta:
+        value = meta["nested"]
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) <= 1.0:
+            raise ValueError(f"'nested' in the model's metadata is a fraction in (0, 1] or null, got {value!r}")
+        return float(value)
+    return CENTERNET_NESTED if str(meta.get("architecture", "")).startswith("drid-") else None
+
+
 class KerasCenterNet:
     """A drid CenterNet ``.keras`` file, ready to predict."""
 
@@ -70,6 +91,7 @@ class KerasCenterNet:
         self.labels: tuple[str, ...] = tuple(self.meta["labels"])
         self.input_size: tuple[int, int] = (int(self.meta["input"]["width"]), int(self.meta["input"]["height"]))
         self.stride = int(self.meta.get("stride", STRIDE))
+        self.nested: float | None = nested_fraction(self.meta)
         self.min_score = min_score
         self.top_k = top_k
         try:
