@@ -267,6 +267,28 @@ def read_frame(image: np.ndarray, zoom: float = 1.0, step_m: float = 2.0, reach_
                 travelled += step_m
                 ahead.append(found)
             points = ([*points, *ahead] if direction < 0 else [*reversed(ahead), *points])
+        # one refinement pass: each point again, on a cross-section perpendicular to the chord of
+        # its neighbours (the march's direction lags in bends, and a slanted cross-section's middle
+        # lies outside the bend); the car's own point keeps the car's row
+        refined = list(points)
+        for i in range(1, len(points)):
+            j = min(i + 1, len(points) - 1)
+            du, dv = points[j][0] - points[i - 1][0], points[j][1] - points[i - 1][1]
+            norm = math.hypot(du, dv)
+            if norm > 1e-6:
+                again = section(points[i][0], points[i][1], du / norm, dv / norm, 0.0)
+                if again is not None and math.hypot(again[0] - points[i][0], again[1] - points[i][1]) < half:
+                    refined[i] = again
+        if len(points) >= 2:  # the car's point: where the road's centre crosses the car's row
+            (u0, v0, _), (u1, v1, _) = refined[0], refined[1]
+            du, dv = u1 - u0, v1 - v0
+            norm = math.hypot(du, dv)
+            again = section(u0, v0, du / norm, dv / norm, 0.0) if norm > 1e-6 else None
+            if again is not None and abs(dv) > 1e-6:
+                # move along the road's direction back onto the car's row
+                k = (car_v - again[1]) / dv
+                refined[0] = (again[0] + k * du, car_v, again[2])
+        points = refined
         # ordered from behind the car to the farthest point ahead
         reading.centre = [(round(u, 3), round(v / ROW_SCALE, 3)) for u, v, _ in points]
         reading.widths = [round(w, 3) for _, _, w in points]

@@ -50,6 +50,11 @@ SPEED_PX_PER_MPS = 0.02 * 20 * 96 / 800
 #: against the car's true speed on seeds 1-3 (full gas, half gas, 0.2 gas, then braking).
 SPEED_TABLE = ((0.0, 0.0), (0.475, 5.25), (0.831, 13.62), (1.31, 24.52), (2.024, 39.9), (2.502, 49.33), (3.212, 64.96),
                (4.286, 87.26), (5.0, 100.0))
+#: Arc length (m) of the chord whose direction is the road's direction at the car: long enough
+#: to average the centre points' sub-pixel noise, short enough not to cut bends (measured on
+#: against the true pose over 300 steps of seed 10001 driven by ``driving-pd``: 90th-percentile
+#: heading error 3.96 deg with 2 m, 3.20 deg with 4 m, 9.29 deg with 8 m).
+HEADING_CHORD = 4.0
 #: Lookahead distances (m) of the road centre's lateral position in ``features``.
 LOOKAHEAD = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0)
 FEATURES = ("offset", "heading", "curvature", "speed", "off_road", *(f"ahead_{int(d)}" for d in LOOKAHEAD), "visible",
@@ -98,9 +103,10 @@ def driver_state(centre: list[tuple[float, float]] | None, car_x: float | None, 
     state["visible"] = float(s[-1])
     direction = np.unwrap(np.arctan2(np.diff(lateral), np.diff(forward)))  # 0 ahead, positive to the right
     mid = 0.5 * (s[1:] + s[:-1])
-    local = (mid > 0.0) & (mid < 5.0)
-    if local.any():  # the chords' directions at the car: local, where a fit's slope is pulled by the bend
-        state["heading"] = -float(np.mean(direction[local]))
+    if s[-1] >= HEADING_CHORD:  # the chord from the car's point to the centre 4 m along: local, where a fit's slope is pulled by the bend
+        i0 = int(np.argmin(np.abs(s)))
+        lat4, fwd4 = float(np.interp(HEADING_CHORD, s, lateral)), float(np.interp(HEADING_CHORD, s, forward))
+        state["heading"] = -math.atan2(lat4 - lateral[i0], fwd4 - forward[i0])
     ahead = (mid >= 0.0) & (mid <= 20.0)
     if ahead.sum() >= 4 and np.ptp(mid[ahead]) > 3.0:
         state["curvature"] = float(np.polynomial.polynomial.polyfit(mid[ahead], direction[ahead], 1)[1])

@@ -9,6 +9,7 @@ the shipped ``drid/decide/models/carracing-ppo.npz`` on.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium
@@ -18,7 +19,36 @@ from drid.detect.road import RoadDetector
 from drid.interpret.driving import FEATURES, DrivingStateInterpreter
 from drid.schemas import Frame, SceneObject
 
-__all__ = ["DriverStateObservation", "make_driver_state_env"]
+__all__ = ["DriverStateObservation", "make_driver_state_env", "true_driver_state"]
+
+
+def true_driver_state(env: gymnasium.Env) -> dict[str, float]:
+    """The car's true lateral offset (m, positive right of the centre), heading error (rad,
+    positive pointing right of the road's direction) and speed (m/s), read from CarRacing's
+    physics (``env.unwrapped.car`` and the track's centre points): the check, after the fact,
+    of what ``driving-state`` estimates from pixels. The pipeline never reads it."""
+    u: Any = env.unwrapped
+    hull = u.car.hull
+    p = np.array([hull.position[0], hull.position[1]])
+    xy = np.array([[t[2], t[3]] for t in u.track])
+    i = int(np.argmin(np.linalg.norm(xy - p, axis=1)))
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    for j in (i - 1, i):  # the two segments around the nearest centre point
+        a, b = xy[j % len(xy)], xy[(j + 1) % len(xy)]
+        seg = b - a
+        t = float(np.clip(np.dot(p - a, seg) / max(float(np.dot(seg, seg)), 1e-12), 0.0, 1.0))
+        q = a + t * seg
+        dist = float(np.linalg.norm(p - q))
+        if best is None or dist < best[0]:
+            best = (dist, q, seg / max(float(np.linalg.norm(seg)), 1e-12))
+    assert best is not None
+    _, q, tangent = best
+    right = np.array([tangent[1], -tangent[0]])
+    road = math.atan2(tangent[1], tangent[0])
+    car = math.atan2(math.cos(hull.angle), -math.sin(hull.angle))  # the hull's forward axis is its local +y
+    heading = (road - car + math.pi) % (2 * math.pi) - math.pi
+    return {"offset": float(np.dot(p - q, right)), "heading": heading,
+            "speed": float(np.hypot(hull.linearVelocity[0], hull.linearVelocity[1]))}
 
 
 class DriverStateObservation(gymnasium.ObservationWrapper):
