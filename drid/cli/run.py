@@ -107,18 +107,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             import sys
 
             print(f"drid: the live view stays at {sink.url} for {args.serve_linger:g} s (Ctrl-C ends it)", file=sys.stderr, flush=True)
-            sink.wait()
-    except KeyboardInterrupt:
-        status = 130 if not pipe.summary.interrupted else run_status(pipe)
+            try:
+                sink.wait()
+            except KeyboardInterrupt:  # ends the linger only: the run's outcome stands
+                pass
     finally:
         sink.close()
     return status
-
-
-def run_status(pipe: Any) -> int:
-    from drid.pipeline.report import exit_status
-
-    return exit_status(pipe.summary.signal)
 
 
 def _run_sharded(args: argparse.Namespace) -> int:

@@ -172,3 +172,15 @@ def test_serve_params_are_checked_like_any_plugins() -> None:
         ServeSink(port=70000)
     with pytest.raises(ConfigError, match="max_fps"):
         ServeSink(max_fps=0)
+
+
+def test_the_stills_of_a_folder_share_one_view() -> None:
+    sink = ServeSink(port=0, linger=60, announce=False)
+    pipe = Pipeline(source=("images", {"path": "pkg:skimage/data/[acc]*.png"}), sinks=[sink])
+    pipe.run()
+    try:
+        state = json.loads(_get(f"{sink.url}api/state"))
+    finally:
+        sink.close()
+    (view,) = state["sources"]
+    assert view["frames"] == pipe.summary.frames_out >= 2 and view["name"].endswith("data")

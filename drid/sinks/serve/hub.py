@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -22,8 +23,9 @@ import numpy as np
 
 from drid.schemas import Event, FrameRecord
 from drid.sinks.draw import Annotator
+from drid.sources.files import IMAGE_SUFFIXES
 
-__all__ = ["DROP_BUSY", "DROP_RATE", "LiveHub", "Preview", "SourceView", "Viewer"]
+__all__ = ["DROP_BUSY", "DROP_RATE", "LiveHub", "Preview", "SourceView", "Viewer", "view_name"]
 
 #: Why a viewer missed a preview frame: it was still taking the previous one (a slow or stalled
 #: client), or the encoder's ``max_fps`` skipped the frame while the viewer waited.
@@ -35,6 +37,16 @@ _RECENT_DECISIONS = 20
 _FPS_WINDOW_S = 2.0
 _FPS_HISTORY = 240  # samples, one per SAMPLE_S
 SAMPLE_S = 0.5
+
+
+def view_name(source: str) -> str:
+    """The view a frame of ``source`` is shown in: one per video file, stream or camera; the
+    still images of one folder share one (the ``images`` source names each frame by its file)."""
+    if not source:
+        return "source"
+    if Path(source).suffix.lower() in IMAGE_SUFFIXES:
+        return str(Path(source).parent)
+    return source
 
 
 class _OnceAnnotator(Annotator):
@@ -165,7 +177,7 @@ class LiveHub:
     # -- the pipeline's side -------------------------------------------------------------------
     def push(self, record: FrameRecord) -> None:
         """A frame the pipeline wrote: store it and count it (cheap: no drawing here)."""
-        name = record.frame.source or "source"
+        name = view_name(record.frame.source)
         now = time.monotonic()
         with self.lock:
             view = self.sources.get(name)
@@ -252,7 +264,7 @@ class LiveHub:
                 for view in list(self.order):
                     view.samples.append((now - self.started, view.seq))
             for record in batch:  # every record, in order: trails and line counts need them all
-                view = self.sources[record.frame.source or "source"]
+                view = self.sources[view_name(record.frame.source)]
                 view.annotator.observe(record)
             for view in list(self.order):
                 self._maybe_encode(view)

@@ -106,8 +106,12 @@ class ServeSink(Plugin):
             print(f"drid: live view at {self.url} (metrics at {self.url}metrics)", file=sys.stderr, flush=True)
         if p.wait_for_viewer:
             deadline = time.monotonic() + p.wait_for_viewer
-            while not self._viewer.wait(timeout=0.1) and time.monotonic() < deadline:
-                pass
+            try:
+                while not self._viewer.wait(timeout=0.1) and time.monotonic() < deadline:
+                    pass
+            except BaseException:  # Ctrl-C while waiting: drid_stop will not be called (not started)
+                self.close()
+                raise
             hub.status = "running"
         hub.started = time.monotonic()
 
