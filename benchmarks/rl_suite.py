@@ -55,21 +55,20 @@ class Cell:
         return f"{self.env}/{self.algo}"
 
 
-#: The RL Zoo's published results (DLR-RM/rl-baselines3-zoo, benchmark.md; v2 LunarLander and
-#: v0 CarRacing there, v3 in gymnasium 1.x with the same dynamics and rewards for LunarLander).
-CELLS = [
-    Cell("CartPole-v1", "ppo", 500.0, 100_000),
-    Cell("CartPole-v1", "dqn", 500.0, 50_000),
-    Cell("Pendulum-v1", "ppo", -172.2, 100_000),
-    Cell("MountainCar-v0", "dqn", -100.8, 120_000),
-    Cell("Acrobot-v1", "dqn", -76.6, 100_000),
-    Cell("Acrobot-v1", "ppo", -73.5, 1_000_000),
-    Cell("MountainCar-v0", "ppo", -110.4, 1_000_000),
-    Cell("LunarLander-v3", "ppo", 242.1, 1_000_000),
-    Cell("LunarLander-v3", "dqn", 154.4, 100_000),
-    Cell("LunarLanderContinuous-v3", "ppo", 270.9, 1_000_000),
-    Cell("CarRacing-v3", "ppo", 153.9, 4_000_000, "Zoo: CNN on stacked frames; PPO-LSTM 862.5 @ 4M"),
-]
+def suite_cells() -> list[Cell]:
+    """Every (environment, algorithm) of the shipped presets with an RL Zoo figure, cheapest first.
+    The Zoo's results live in presets.yaml (``zoo:``; DLR-RM/rl-baselines3-zoo, benchmark.md,
+    where LunarLander is v2 and CarRacing v0)."""
+    from drid.decide.rl.presets import load_presets
+
+    cells = []
+    for env_id, presets in load_presets().items():
+        others = ", ".join(f"{k} {v.return_:g} @ {v.steps:,}" for k, v in presets.zoo.items() if k not in ("ppo", "dqn"))
+        for algo in ("ppo", "dqn"):
+            zoo = presets.zoo.get(algo)
+            if presets.algo(algo) is not None and zoo is not None:
+                cells.append(Cell(env_id, algo, zoo.return_, zoo.steps, f"Zoo also: {others}" if others else ""))
+    return sorted(cells, key=lambda c: c.zoo_steps)
 
 
 def _drid(*args: str) -> list[str]:
@@ -141,18 +140,18 @@ def main() -> int:
     parser.add_argument("--out", default="out/rl-suite", help="folder for runs, suite.md and suite.jsonl")
     parser.add_argument("--list", action="store_true", help="print the cells and exit")
     args = parser.parse_args()
-    cells = CELLS
-    known_envs = {c.env for c in CELLS}
+    cells = suite_cells()
+    known_envs = {c.env for c in cells}
     for e in args.envs or []:
         if e not in known_envs:
             parser.error(f"--envs: unknown environment '{e}' (known: {', '.join(sorted(known_envs))})")
     if args.envs:
         cells = [c for c in cells if c.env in args.envs]
     if args.cells:
-        names = {c.name for c in CELLS}
+        names = [c.name for c in suite_cells()]
         for n in args.cells:
             if n not in names:
-                parser.error(f"--cells: unknown cell '{n}' (known: {', '.join(c.name for c in CELLS)})")
+                parser.error(f"--cells: unknown cell '{n}' (known: {', '.join(names)})")
         cells = [c for c in cells if c.name in args.cells]
     if args.list:
         for c in cells:

@@ -154,3 +154,24 @@ def test_a_short_run_with_the_acrobot_preset_clearly_beats_random(tmp_path):
     random_return = evaluate(lambda o: rng.integers(0, 3, len(o)), "Acrobot-v1", 10).mean()
     assert random_return == -500.0
     assert m["evaluations"][-1]["mean"] > -200.0
+
+
+def test_the_benchmark_suite_covers_every_environment_of_the_issue(monkeypatch):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("rl_suite", Path(__file__).resolve().parents[2] / "benchmarks" / "rl_suite.py")
+    assert spec is not None and spec.loader is not None
+    suite = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "rl_suite", suite)  # dataclasses look their module up there
+    spec.loader.exec_module(suite)
+    cells = suite.suite_cells()
+    assert {c.env for c in cells} == set(ISSUE_ENVS)
+    assert [c.zoo_steps for c in cells] == sorted(c.zoo_steps for c in cells)  # cheapest first
+    mc = next(c for c in cells if c.name == "MountainCar-v0/dqn")
+    assert (mc.zoo_return, mc.zoo_steps) == (-100.8, 120_000)
+    r = {"cell": mc.name, "seed": 0, "budget": 120_000, "steps_to_threshold": None, "threshold": -110.0, "seconds_to_threshold": None,
+         "best_checkpoint_steps": 110_000, "eval_mean": -105.0, "eval_std": 1.8, "success_rate": 1.0, "zoo_return": -100.8,
+         "zoo_steps": 120_000, "as_good_as_zoo": False}
+    assert suite.row(r) == ("| MountainCar-v0/dqn | 0 | 120,000 | not reached (-110) | - | 110,000 | -105.0 ± 1.8 | 100 % | "
+                            "-100.8 @ 120,000 | no |")
