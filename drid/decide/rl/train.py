@@ -242,8 +242,8 @@ def _local_steps(envs: EnvBatch, agent: Agent[Any]) -> Any:
 
 
 def plot_curve(metrics: dict[str, Any], path: str | Path) -> Path:
-    """Training episode returns (raw and a moving average) and evaluation mean ± std against
-    environment steps."""
+    """Training episode returns (raw and a moving average), evaluation mean ± std and the reward
+    threshold against environment steps."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -265,6 +265,10 @@ def plot_curve(metrics: dict[str, Any], path: str | Path) -> Path:
         em = np.array([e["mean"] for e in ev])
         sd = np.array([e["std"] for e in ev])
         ax.errorbar(es, em, yerr=sd, fmt="o-", color="tab:red", capsize=3, lw=1.5, label="evaluation mean ± std (greedy)")
+    if metrics.get("reward_threshold") is not None:
+        reached = metrics.get("threshold_reached")
+        label = f"threshold {metrics['reward_threshold']:g}" + (f" (first reached at {reached['step']:,} steps)" if reached else " (not reached)")
+        ax.axhline(metrics["reward_threshold"], color="tab:green", ls="--", lw=1, label=label)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
     ax.set_title(f"{metrics['algo'].upper()} on {metrics['env']} (seed {metrics['seed']}, {metrics['train_seconds']:.0f} s training)")
