@@ -20,19 +20,68 @@ import json
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
-__all__ = ["DEFAULT_POLICY", "EPISODES", "driving_pipeline", "run_driving_demo"]
+from drid.pipeline.hookspecs import hookimpl
+
+__all__ = ["DEFAULT_POLICY", "EPISODES", "Enlarged", "driving_pipeline", "enlarged", "run_driving_demo"]
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "decide" / "models" / "carracing-ppo.npz"
 EPISODES = 1
 SEED = 10_000
+#: The 96×96 frame is drawn 4× enlarged (384×384) so that facts and banner leave it visible.
+ENLARGE = 4
 
 
 def _decide(policy: str | Path) -> tuple[str, dict[str, Any]]:
     if str(policy) == "pd":
         return "driving-pd", {}
     return "ppo", {"policy": str(policy), "learn": False, "observation": "features"}
+
+
+def enlarged(record: Any, factor: int = ENLARGE) -> Any:
+    """``record`` with its picture enlarged ``factor`` times (pixels kept square and sharp) and
+    its detections' boxes and polylines scaled to match: text and lines drawn on the 96×96
+    frame itself would cover it."""
+    frame = record.frame
+    if frame.image is None:
+        return record
+    image = cv2.resize(frame.image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+    detections = []
+    for d in record.detections:
+        b = d.box
+        box = b.model_copy(update={"x1": b.x1 * factor, "y1": b.y1 * factor, "x2": b.x2 * factor, "y2": b.y2 * factor})
+        polyline = None if d.polyline is None else tuple((x * factor, y * factor) for x, y in d.polyline)
+        detections.append(d.model_copy(update={"box": box, "polyline": polyline}))
+    return record.model_copy(update={"frame": frame.model_copy(update={"image": image}), "detections": detections})
+
+
+class Enlarged:
+    """Hands the drawing sinks it holds each record :func:`enlarged`."""
+
+    drid_name = "enlarged"
+
+    def __init__(self, sinks: list[Any]) -> None:
+        self.sinks = sinks
+
+    @hookimpl
+    def drid_start(self, context: Any) -> None:
+        for sink in self.sinks:
+            if hasattr(sink, "drid_start"):
+                sink.drid_start(context)
+
+    @hookimpl
+    def drid_write(self, record: Any) -> None:
+        big = enlarged(record)
+        for sink in self.sinks:
+            sink.drid_write(big)
+
+    @hookimpl
+    def drid_stop(self, summary: Any) -> None:
+        for sink in self.sinks:
+            if hasattr(sink, "drid_stop"):
+                sink.drid_stop(summary)
 
 
 def driving_pipeline(policy: str | Path = DEFAULT_POLICY, episodes: int = EPISODES, seed: int = SEED,
@@ -52,11 +101,10 @@ def driving_pipeline(policy: str | Path = DEFAULT_POLICY, episodes: int = EPISOD
 
 
 def run_driving_demo(path: str | None = None, out: Path = Path("out"), max_frames: int | None = None) -> int:
-    from drid.errors import ConfigError
-    from drid.pipeline.hookspecs import hookimpl
-    from drid.pipeline.report import run_pipeline
-
     import importlib.util
+
+    from drid.errors import ConfigError
+    from drid.pipeline.report import run_pipeline
 
     if importlib.util.find_spec("Box2D") is None:
         raise ConfigError("CarRacing-v3 needs the box2d extra: pip install 'drid[box2d]'", path="demo driving")
@@ -77,10 +125,12 @@ def run_driving_demo(path: str | None = None, out: Path = Path("out"), max_frame
             if record.scene is not None:
                 off_road.append(1.0 if "off-road" in record.scene.situations else 0.0)
 
+    from drid.sinks.annotated import AnnotatedVideoSink, FramesSink
+
     pipe = driving_pipeline(policy, sinks=[
-        ("annotated-video", {"path": str(target / "annotated.mp4"), "trail": 0, "scale": 4.0, "fps": 50}),
+        Enlarged([AnnotatedVideoSink(path=str(target / "annotated.mp4"), trail=0, fps=50),
+                  FramesSink(path=str(target / "frames"), every=100, trail=0)]),
         ("jsonl", {"path": str(target / "records.jsonl")}),
-        ("frames", {"path": str(target / "frames"), "every": 100}),
         Keep(),
     ], max_frames=max_frames)
     status = run_pipeline(pipe, summary_json=str(target / "summary.json"))

@@ -1,0 +1,53 @@
+"""``drid demo driving``: CarRacing-v3 from pixels through the stages, with its outputs; the gym
+source's ``pixels: observation``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytest.importorskip("Box2D")
+
+from drid.errors import ConfigError
+
+
+def test_demo_writes_an_annotated_video_records_and_returns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from drid.demos.driving import run_driving_demo
+
+    assert run_driving_demo("pd", out=tmp_path, max_frames=80) == 0
+    target = tmp_path / "demo-driving"
+    video = cv2.VideoCapture(str(target / "annotated.mp4"))
+    ok, image = video.read()
+    count = int(video.get(cv2.CAP_PROP_FRAME_COUNT))
+    video.release()
+    assert ok and image.shape == (384, 384, 3) and count == 80
+    lines = (target / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 80
+    last = json.loads(lines[-1])
+    labels = [d["label"] for d in last["detections"]]
+    assert "road" in labels and "car" in labels and "speed-bar" in labels
+    road = next(d for d in last["detections"] if d["label"] == "road")
+    assert road["mask"]["shape"][0] > 40  # JSON Lines shows the mask's shape, not its pixels
+    assert any(f.startswith("speed ") for f in last["scene"]["facts"])
+    assert len(last["decision"]["action"]) == 3
+    report = json.loads((target / "episodes.json").read_text())
+    assert report["frames"] == 80 and report["off_road_share"] is not None
+    assert "CarRacing-v3 from pixels" in capsys.readouterr().out
+
+
+def test_demo_names_a_missing_policy(tmp_path: Path) -> None:
+    from drid.demos.driving import run_driving_demo
+
+    with pytest.raises(ConfigError, match="policy file not found: 'nowhere.npz'"):
+        run_driving_demo("nowhere.npz", out=tmp_path, max_frames=5)
+
+
+def test_gym_source_refuses_pixels_observation_without_a_picture() -> None:
+    from drid.pipeline import Pipeline
+
+    pipe = Pipeline(name="t", source=("gym", {"env": "CartPole-v1", "pixels": "observation", "episodes": 1}), max_frames=2)
+    with pytest.raises(ConfigError, match="not an HxWx3 uint8 picture"):
+        pipe.run()
