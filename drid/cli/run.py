@@ -81,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.serve:
             from drid.errors import ConfigError
 
-            raise ConfigError("--serve shows one pipeline process; it does not combine with --backend ray or --shard", path="--serve")
+            raise ConfigError("the live view shows one pipeline process; it does not combine with --backend ray or --shard", path="--serve")
         return _run_sharded(args)
     if args.address or args.workers:
         from drid.errors import ConfigError

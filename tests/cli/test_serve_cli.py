@@ -62,8 +62,9 @@ def _url(proc: subprocess.Popen[str], deadline: float) -> str:
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_the_page_shows_the_run_live_in_a_real_browser(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    # The demo's shot: GO, then STOP when the first car moves in the road (frame 11).
-    config = _street_config(tmp_path, start=137, stop=187)
+    # GO for 19 frames, then STOP when the first car moves in the road; played no faster than
+    # the clip's 25 frames/s, so GO lasts longer than the page's half-second poll on any machine.
+    config = _street_config(tmp_path, start=130, stop=180, realtime=True)
     proc = subprocess.Popen([*DRID, "run", str(config), "--serve", "127.0.0.1:0", "--serve-wait", "60", "--serve-linger", "60", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     profile = tempfile.mkdtemp(prefix="drid-chromium-")
