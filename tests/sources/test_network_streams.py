@@ -204,3 +204,31 @@ def test_a_password_in_the_url_is_not_shown(http_folder: str) -> None:
     with pytest.raises(SourceError) as info:
         Pipeline(source=("video", {"path": f"rtsp://admin:secret@127.0.0.1:{closed}/live", "timeout": 2})).run()
     assert "secret" not in str(info.value) and "admin:***@" in str(info.value)
+
+
+def test_a_server_that_never_comes_back_ends_the_run_with_an_error_not_a_hang(still_frames: Path) -> None:
+    port = _free_port()
+    served = _Served(still_frames, port)
+    reader = Pipeline(source=("video", {"path": f"http://127.0.0.1:{port}/stream/0.mjpg", "reconnect": 2, "backoff": 0.1, "timeout": 3}))
+    got = 0
+    with pytest.raises(SourceError) as info:
+        with reader:
+            for _ in reader:
+                got += 1
+                if got == 5:
+                    served.stop()
+    message = str(info.value)
+    assert "could not reconnect (2 attempts)" in message and f"connection refused by 127.0.0.1:{port}" in message and "\n" not in message
+    assert got >= 5 and reader.summary.frames_read == got
+
+
+def test_a_server_that_answers_nothing_times_out(tmp_path: Path) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)  # accepts connections (the kernel does) and never answers
+    try:
+        with pytest.raises(SourceError) as info:
+            Pipeline(source=("video", {"path": f"http://127.0.0.1:{silent.getsockname()[1]}/cam.mjpg", "timeout": 1})).run()
+    finally:
+        silent.close()
+    assert "cannot open stream" in str(info.value) and "timed out" in str(info.value), str(info.value)
