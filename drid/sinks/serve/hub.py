@@ -37,6 +37,7 @@ _RECENT_DECISIONS = 20
 _FPS_WINDOW_S = 2.0
 _FPS_HISTORY = 240  # samples, one per SAMPLE_S
 SAMPLE_S = 0.5
+_PENDING = 256
 
 
 def view_name(source: str) -> str:
@@ -161,7 +162,10 @@ class LiveHub:
         self.sources: dict[str, SourceView] = {}
         self.order: list[SourceView] = []
         self.viewers: list[Viewer] = []
-        self.pending: deque[FrameRecord] = deque()
+        # Records the encoder has not observed yet; it observes them all at each turn, so this stays
+        # short unless its thread is starved: then the oldest go (a trail misses a point), never
+        # the pipeline's memory.
+        self.pending: deque[FrameRecord] = deque(maxlen=_PENDING)
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)
         self.closed = False
@@ -253,7 +257,8 @@ class LiveHub:
                 if self.closed:
                     return
                 timeout = max(0.0, next_sample - time.monotonic())
-                due = [v for v in self.order if self._waiting(v) and (v.preview is None or v.preview.seq < v.seq)]
+                due = [v for v in self.order if self._waiting(v) and (v.preview is None or v.preview.seq < v.seq)
+                       and v.latest is not None and v.latest.frame.image is not None]  # frames without pixels: nothing to show
                 if not self.pending and not due:
                     self.wake.wait(timeout=min(timeout, SAMPLE_S))
                 batch = list(self.pending)
