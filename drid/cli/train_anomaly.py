@@ -1,0 +1,79 @@
+"""``drid train anomaly``: learn what normal looks like from defect-free images only (the command
+line of :func:`drid.detect.anomaly.train.train_anomaly`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from drid.cli._args import positive_int
+
+
+def _fpr(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rate such as 0.05, got '{text}'") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {v}")
+    return v
+
+
+def register(subparsers: Any) -> None:
+    """Add ``drid train anomaly``."""
+    p = subparsers.add_parser(
+        "anomaly",
+        help="train an anomaly model on normal images only (for the anomaly detector)",
+        description="Learn what normal looks like from defect-free images (a folder, an MVTec AD category folder whose train/good is "
+                    "used, or texture:NAME, a texture set drid generates: texture:brick, texture:grass, texture:gravel); hold out a "
+                    "share to calibrate the threshold at a chosen false-positive rate; write NAME.keras, NAME.json (threshold), "
+                    "NAME.npz (PaDiM statistics) and a model card.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  drid train anomaly texture:brick --name brick\n"
+               "  drid train anomaly path/to/mvtec/carpet --model ssim-ae --size 256\n"
+               "  drid eval anomaly out/models/brick.keras texture:brick\n"
+               "  detect: [{plugin: anomaly, params: {model: out/models/brick.keras, full_map: true}}]",
+    )
+    p.add_argument("data", help="folder of normal images, an MVTec AD category folder, or texture:NAME")
+    p.add_argument("--model", choices=["padim", "ssim-ae"], default="padim", help="padim: Gaussian statistics of CNN features (default); ssim-ae: autoencoder with SSIM loss")
+    p.add_argument("--backbone", default="random", help="padim features: random (default), file:PATH (your .keras), keras:NAME (keras.applications, e.g. keras:ResNet50)")
+    p.add_argument("--weights", default="imagenet", help="keras: backbone weights: imagenet (downloaded once by Keras), none or a file")
+    p.add_argument("--statistics", choices=["shared", "per-location"], default="shared", help="padim: one Gaussian for every position (textures) or one per position (aligned objects)")
+    p.add_argument("--size", type=positive_int, default=128, help="images are resized to SIZE x SIZE (default: 128)")
+    p.add_argument("--dims", type=positive_int, default=100, help="padim: feature channels kept (default: 100)")
+    p.add_argument("--epochs", type=positive_int, default=40, help="ssim-ae: training epochs (default: 40)")
+    p.add_argument("--fpr", type=_fpr, default=0.05, help="share of held-out normal images allowed to raise a region (default: 0.05)")
+    p.add_argument("--calibration-fraction", type=_fpr, default=0.2, help="share of the normal images held out for calibration (default: 0.2)")
+    p.add_argument("--out", default="out/models", help="output folder (default: out/models)")
+    p.add_argument("--name", default="anomaly", help="file name stem (default: anomaly)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--provenance", default="", help="where the data came from, for the model card")
+    p.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from drid.detect.anomaly.data import TEXTURE_PREFIX, normal_folder
+    from drid.errors import ConfigError
+
+    if not args.data.startswith(TEXTURE_PREFIX):
+        try:
+            normal_folder(args.data)  # before TensorFlow loads (seconds)
+        except ValueError as exc:
+            raise ConfigError(str(exc), path="data") from None
+    if args.model == "ssim-ae" and args.size % 16:
+        raise ConfigError(f"the autoencoder needs a size that is a multiple of 16, got {args.size}", path="--size")
+    from drid.detect.anomaly.train import train_anomaly
+
+    command = "drid train anomaly " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["train", "anomaly"] else ""
+    try:
+        result = train_anomaly(args.data, args.out, name=args.name, kind=args.model, backbone=args.backbone, weights=args.weights, size=args.size,
+                               dims=args.dims, statistics=args.statistics, epochs=args.epochs, fpr=args.fpr,
+                               calibration_fraction=args.calibration_fraction, seed=args.seed, provenance=args.provenance or args.data,
+                               command=command, verbose=2)
+    except ValueError as exc:
+        raise ConfigError(str(exc), path="data" if "image" in str(exc) or "folder" in str(exc) or "texture" in str(exc) else "--backbone") from None
+    print(f"trained {args.model} on {result.n_train} normal images in {result.train_seconds:.1f} s; threshold {result.threshold:.4g} "
+          f"at {args.fpr:g} image-level false-positive rate on {result.n_calibration} held-out images")
+    print(f"wrote {result.model_path} and its .json{', .npz' if args.model == 'padim' else ''}, .card.md")
+    return 0
