@@ -232,3 +232,22 @@ def test_a_server_that_answers_nothing_times_out(tmp_path: Path) -> None:
     finally:
         silent.close()
     assert "cannot open stream" in str(info.value) and "timed out" in str(info.value), str(info.value)
+
+
+def test_reads_an_hls_playlist(http_folder: str, tmp_path: Path, bikes: Path) -> None:
+    # Three one-second MPEG-TS segments of the clip and their playlist, as an HLS server has them.
+    cap = cv2.VideoCapture(str(bikes))
+    for seg in range(3):
+        writer = cv2.VideoWriter(str(tmp_path / f"seg{seg}.ts"), cv2.VideoWriter.fourcc(*"mp4v"), 25.0, (640, 272))
+        assert writer.isOpened()
+        for _ in range(25):
+            writer.write(cap.read()[1])
+        writer.release()
+    cap.release()
+    (tmp_path / "index.m3u8").write_text("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n"
+                                         + "".join(f"#EXTINF:1.0,\nseg{i}.ts\n" for i in range(3)) + "#EXT-X-ENDLIST\n")
+    pipe = Pipeline(source=("video", {"path": f"{http_folder}/index.m3u8"}))
+    with pipe:
+        frames = [r.frame for r in pipe]
+    assert len(frames) == 75 and all(f.image is not None and f.image.shape == (272, 640, 3) for f in frames)
+    assert not pipe.summary.source_skips and pipe.summary.error is None
