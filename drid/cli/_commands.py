@@ -26,7 +26,7 @@ COMMAND_GROUP = "drid.cli"
 #: The verbs whose sub-commands come from the group, with their help text.
 VERBS: dict[str, str] = {
     "train": "train a model or a policy",
-    "eval": "evaluate a detector, a tracker or a policy",
+    "eval": "evaluate a detector, a tracker, a policy or an anomaly model",
 }
 
 
