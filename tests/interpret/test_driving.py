@@ -20,7 +20,7 @@ from drid.sources.driving import make_driver_state_env, true_driver_state
 STEPS = 250
 #: The drive the thresholds below were measured on: driving-pd at 45 m/s on straights, 22 in
 #: bends (at its faster defaults the heading error's 90th percentile is 6.1 deg, docs/driving.md).
-DRIVE = {"top_speed": 45.0, "bend_speed": 22.0}
+TOP_SPEED, BEND_SPEED = 45.0, 22.0
 _I = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -34,7 +34,7 @@ def drive() -> dict[str, np.ndarray]:
         est.append(obs)
         true.append((t["offset"], t["heading"], t["speed"]))
         facts.append(env.get_wrapper_attr("last_scene").facts)
-        obs, _, terminated, truncated, _ = env.step(pd_actions(obs, **DRIVE)[0].astype(np.float32))
+        obs, _, terminated, truncated, _ = env.step(pd_actions(obs, top_speed=TOP_SPEED, bend_speed=BEND_SPEED)[0].astype(np.float32))
         assert not (terminated or truncated), f"episode ended at step {step}"
     env.close()
     return {"est": np.array(est), "true": np.array(true), "facts": np.array(facts, dtype=object)}
