@@ -37,7 +37,7 @@ _RECENT_DECISIONS = 20
 _FPS_WINDOW_S = 2.0
 _FPS_HISTORY = 240  # samples, one per SAMPLE_S
 SAMPLE_S = 0.5
-_PENDING = 256
+_PENDING = 4096
 
 
 def view_name(source: str) -> str:
@@ -51,18 +51,28 @@ def view_name(source: str) -> str:
 
 
 class _OnceAnnotator(Annotator):
-    """An ``Annotator`` that observes each record once, however often it is drawn: the encoder
-    observes every record in order and draws only some of them (``annotate`` observes too)."""
+    """An ``Annotator`` that observes each frame once, however often it is drawn: the encoder
+    observes every record in order (copies without pixels) and draws only some of them
+    (``annotate`` observes too)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._observed: FrameRecord | None = None
+        self._observed: tuple[str, int] | None = None
 
     def observe(self, record: FrameRecord) -> None:
-        if record is self._observed:
+        key = (record.frame.source, record.frame.index)
+        if key == self._observed:
             return
-        self._observed = record
+        self._observed = key
         super().observe(record)
+
+
+def _without_pixels(record: FrameRecord) -> FrameRecord:
+    """``record`` sharing everything but the frame's image (what observing needs; no copy of
+    the detections, and no image kept alive while the record waits to be observed)."""
+    if record.frame.image is None:
+        return record
+    return record.model_copy(update={"frame": record.frame.model_copy(update={"image": None})})
 
 
 @dataclass
@@ -162,9 +172,9 @@ class LiveHub:
         self.sources: dict[str, SourceView] = {}
         self.order: list[SourceView] = []
         self.viewers: list[Viewer] = []
-        # Records the encoder has not observed yet; it observes them all at each turn, so this stays
-        # short unless its thread is starved: then the oldest go (a trail misses a point), never
-        # the pipeline's memory.
+        # Records (without pixels) the encoder has not observed yet; it observes them all at each
+        # turn, at least twice a second, so this stays short unless its thread is starved: then the
+        # oldest go (a trail misses a point).
         self.pending: deque[FrameRecord] = deque(maxlen=_PENDING)
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)
@@ -197,8 +207,9 @@ class LiveHub:
             view.seq += 1
             view.latest = record
             view.times.append(now)
-            self.pending.append(record)
-            self.wake.notify()
+            self.pending.append(_without_pixels(record))
+            if self._waiting(view):  # else the encoder catches up at its next turn (twice a second)
+                self.wake.notify()
         self._tally(view, record)
 
     def _tally(self, view: SourceView, record: FrameRecord) -> None:
