@@ -267,11 +267,12 @@ class LiveHub:
             with self.lock:
                 if self.closed:
                     return
-                timeout = max(0.0, next_sample - time.monotonic())
                 due = [v for v in self.order if self._waiting(v) and (v.preview is None or v.preview.seq < v.seq)
                        and v.latest is not None and v.latest.frame.image is not None]  # frames without pixels: nothing to show
-                if not self.pending and not due:
-                    self.wake.wait(timeout=min(timeout, SAMPLE_S))
+                if not due:  # until the next sample, a viewer waiting for a new frame, or close()
+                    self.wake.wait(timeout=max(0.0, next_sample - time.monotonic()))
+                if self.closed:
+                    return
                 batch = list(self.pending)
                 self.pending.clear()
             now = time.monotonic()
