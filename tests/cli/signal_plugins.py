@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,8 @@ from drid.schemas import Frame
 
 
 class Pace(Plugin):
-    """Detects nothing; from frame ``mark_at`` on it creates ``marker`` (so the test knows the run
-    is under way) and takes ``delay`` seconds per frame (so the run is still going when the
+    """Detects nothing; from frame ``mark_at`` on it creates ``marker`` and ``marker-PID`` (so the
+    test knows the run, or each process's part of it, is under way) and takes ``delay`` seconds per frame (so the run is still going when the
     signal comes). ``hang_at`` makes it hang in that frame's call (``hang`` seconds)."""
 
     class Params(PluginParams):
@@ -32,5 +33,6 @@ class Pace(Plugin):
         if frame.index >= p.mark_at:
             if frame.index == p.mark_at:
                 Path(p.marker).write_text("running")
+                Path(f"{p.marker}-{os.getpid()}").write_text("running")  # one per process: Ray shards each leave their own
             time.sleep(p.delay)
         return []
