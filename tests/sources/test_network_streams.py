@@ -114,7 +114,7 @@ def test_drid_reads_drids_mjpeg_stream_across_a_restart_of_its_server(still_fram
         assert any("lost its connection 1 time and reconnected" in note for note in summary.notes)
         resumed = [f for f in frames if "gap_s" in f.meta]
         assert len(resumed) == 1 and resumed[0].meta["gap_s"] > 0
-        assert frames.index(resumed[0]) == 8  # frames resume right after the ones read before the drop
+        assert 8 <= frames.index(resumed[0]) < 24  # after the frames read (or already on their way) before the drop
         assert [f.index for f in frames] == list(range(24))
         assert all(b.timestamp > a.timestamp for a, b in zip(frames, frames[1:]))
         # The frames are the clip's pictures (annotated, JPEG-compressed): close to one of them.
