@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("data", help="folder of normal images, an MVTec AD category folder, or texture:NAME")
     p.add_argument("--model", choices=["padim", "ssim-ae"], default="padim", help="padim: Gaussian statistics of CNN features (default); ssim-ae: autoencoder with SSIM loss")
     p.add_argument("--backbone", default="random", help="padim features: random (default), file:PATH (your .keras), keras:NAME (keras.applications, e.g. keras:ResNet50)")
-    p.add_argument("--weights", default="imagenet", help="keras: backbone weights: imagenet (downloaded once by Keras), none or a file")
+    p.add_argument("--weights", default="imagenet", help="keras: backbone weights: imagenet (downloaded once by Keras) or a weights file")
     p.add_argument("--statistics", choices=["shared", "per-location"], default="shared", help="padim: one Gaussian for every position (textures) or one per position (aligned objects)")
     p.add_argument("--size", type=positive_int, default=128, help="images are resized to SIZE x SIZE (default: 128)")
     p.add_argument("--dims", type=positive_int, default=100, help="padim: feature channels kept (default: 100)")
@@ -72,7 +72,7 @@ def run_command(args: argparse.Namespace) -> int:
                                calibration_fraction=args.calibration_fraction, seed=args.seed, provenance=args.provenance or args.data,
                                command=command, verbose=2)
     except ValueError as exc:
-        raise ConfigError(str(exc), path="data" if "image" in str(exc) or "folder" in str(exc) or "texture" in str(exc) else "--backbone") from None
+        raise ConfigError(str(exc), path="--backbone" if "backbone" in str(exc) or "weights" in str(exc) else "data") from None
     print(f"trained {args.model} on {result.n_train} normal images in {result.train_seconds:.1f} s; threshold {result.threshold:.4g} "
           f"at {args.fpr:g} image-level false-positive rate on {result.n_calibration} held-out images")
     print(f"wrote {result.model_path} and its .json{', .npz' if args.model == 'padim' else ''}, .card.md")

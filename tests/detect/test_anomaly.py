@@ -93,3 +93,19 @@ def test_bad_model_paths_are_one_line_errors(tmp_path):
         AnomalyDetector(model=str(tmp_path / "m.keras"))
     with pytest.raises(ValueError, match="unknown backbone 'resnet'.*random, file:PATH, keras:NAME"):
         fit_model(np.zeros((4, 32, 32), np.uint8), backbone="resnet")
+
+
+@pytest.mark.slow
+def test_a_keras_applications_backbone_is_named_in_the_model_and_rebuilt_when_it_loads(brick, tmp_path):
+    """PaDiM's own setting, with a weights file standing in for ImageNet's (no download here)."""
+    import keras
+
+    weights = tmp_path / "mobilenet.weights.h5"
+    keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(None, None, 3)).save_weights(weights)
+    result = train_anomaly(brick.train[:10], tmp_path, name="mnv2", backbone="keras:MobileNetV2", weights=str(weights), size=64, dims=50)
+    assert not result.model_path.exists(), "the user's backbone is not copied into the model file"
+    loaded = AnomalyModel.load(result.model_path)
+    assert loaded.backbone == "keras:MobileNetV2" and loaded.stride == 4
+    assert np.allclose(loaded.maps(brick.test.images[:2]), result.model.maps(brick.test.images[:2]), atol=1e-3)
+    with pytest.raises(ValueError, match="random features that a saved model cannot rebuild"):
+        fit_model(brick.train[:4], backbone="keras:MobileNetV2", weights="none")

@@ -106,10 +106,13 @@ def _keras_backbone(name: str, weights: str) -> Any:
     if name not in KERAS_LAYERS:
         raise ValueError(f"unknown keras backbone '{name}' (known: {', '.join(KERAS_LAYERS)})")
     module_name, layer_names = KERAS_LAYERS[name]
-    if weights not in ("imagenet", "none") and not Path(weights).expanduser().is_file():
-        raise ValueError(f"weights file not found: '{weights}' (use imagenet, none or a .h5/.weights.h5 file)")
+    if weights == "none":
+        raise ValueError(f"keras:{name} without weights would be random features that a saved model cannot rebuild; "
+                         "use --backbone random for random features, or give imagenet or a weights file")
+    if weights != "imagenet" and not Path(weights).expanduser().is_file():
+        raise ValueError(f"weights file not found: '{weights}' (use imagenet or a .h5/.weights.h5 file)")
     try:
-        base = getattr(keras.applications, name)(include_top=False, weights=None if weights == "none" else weights, input_shape=(None, None, 3))
+        base = getattr(keras.applications, name)(include_top=False, weights=weights, input_shape=(None, None, 3))
     except Exception as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         if weights == "imagenet":
