@@ -251,3 +251,22 @@ def test_reads_an_hls_playlist(http_folder: str, tmp_path: Path, bikes: Path) ->
         frames = [r.frame for r in pipe]
     assert len(frames) == 75 and all(f.image is not None and f.image.shape == (272, 640, 3) for f in frames)
     assert not pipe.summary.source_skips and pipe.summary.error is None
+
+
+def test_realtime_plays_a_file_no_faster_than_its_timestamps(bikes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import drid.sources.files as files
+
+    clock = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # a clock that moves only when the source waits
+        slept.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(files.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(files.time, "sleep", sleep)
+    pipe = Pipeline(source=("video", {"path": str(bikes), "stop": 25, "realtime": True}))
+    with pipe:
+        stamps = [r.frame.timestamp for r in pipe]
+    assert len(slept) == 24 and sum(slept) == pytest.approx(stamps[-1] - stamps[0])  # 24 waits of 1/25 s
+    assert not VideoSource(path=str(bikes)).params.realtime  # files run as fast as they decode by default
