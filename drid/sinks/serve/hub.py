@@ -182,6 +182,7 @@ class LiveHub:
         self.started = time.monotonic()
         self.finished: float | None = None
         self.status = "starting"
+        self.joined = 0  # viewers that came, over the run (an MJPEG connection, a page)
         #: Called (from the encoder thread) after a new preview of a source is published.
         self.on_preview: Callable[[int], None] | None = None
         #: Called when a viewer joins.
@@ -317,6 +318,7 @@ class LiveHub:
         viewer = Viewer(source=source, kind=kind, joined_seq=seq, last_seq=seq - 1 if seq else 0)
         with self.lock:
             self.viewers.append(viewer)
+            self.joined += 1
         if self.on_join is not None:
             self.on_join()
         return viewer

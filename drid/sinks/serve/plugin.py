@@ -141,7 +141,10 @@ class ServeSink(Plugin):
             for reason, n in t["dropped"].items():
                 dropped[reason] = dropped.get(reason, 0) + n
         missed = ", ".join(f"{reason} {n}" for reason, n in sorted(dropped.items()) if n)
-        summary.notes.append(f"serve: {self.url} sent {sent} preview frames" + (f", viewers missed {sum(dropped.values())} ({missed})" if missed else ""))
+        if not hub.joined:
+            summary.notes.append(f"serve: {self.url}: no viewer connected")
+        else:
+            summary.notes.append(f"serve: {self.url} sent {sent} preview frames" + (f", viewers missed {sum(dropped.values())} ({missed})" if missed else ""))
         if self.params.linger > 0:
             self._timer = threading.Timer(self.params.linger, self.close)
             self._timer.daemon = True
