@@ -23,8 +23,8 @@ from drid.detect.anomaly.padim import choose_channels, fit_gaussian
 __all__ = ["DEFAULTS", "TrainResult", "fit_model", "train_anomaly"]
 
 #: Defaults. 128-pixel images: the texture sets' defects are 2 to 40 pixels across at that size,
-#: and two CPU cores extract their features in seconds. 100 feature channels, PaDiM's number (on
-#: grass and gravel all 192 channels were measured against 100; docs/anomaly.md). 40 autoencoder
+#: and two CPU cores extract their features in seconds. 100 feature channels, PaDiM's number
+#: (100 of 448 for its ResNet-18; not re-tuned here). 40 autoencoder
 #: epochs: what a 2-core CPU trains in minutes on 200 images (Bergmann et al. train far longer;
 #: the benchmark's 6-epoch runs are a budget, reported as such). 5 % image-level false alarms and
 #: a fifth of the normal images held out for calibration: 40 images resolve a 5 % quantile.
