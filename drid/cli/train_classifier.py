@@ -113,7 +113,8 @@ def run_command(args: argparse.Namespace) -> int:
         start = t.get("supervised_start")
         print(f"{t['method']}{' + AC-GAN samples' if 'acgan' in t else ''}: {t['labelled']} labelled, {t['unlabelled']} unlabelled images"
               + (f"; validation accuracy of the supervised start {start['validation_accuracy']:.4f}" if start else ""))
-    print(f"held-out accuracy {result.test_accuracy:.4f} (validation {result.val_accuracy:.4f}, {result.epochs} epochs, split {result.split})")
+    run = f"{t['steps']['steps']} steps" if "steps" in t else f"{result.epochs} epochs"
+    print(f"held-out accuracy {result.test_accuracy:.4f} (validation {result.val_accuracy:.4f}, {run}, split {result.split})")
     for cls, v in result.per_class.items():
         print(f"  {cls:<16} precision {v['precision']:.3f}  recall {v['recall']:.3f}  n={v['support']}")
     extra = f", {result.samples_png.name}" if result.samples_png is not None else ""

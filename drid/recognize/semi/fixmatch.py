@@ -91,8 +91,10 @@ def fit_fixmatch(
     threshold), ``accuracy`` (labelled batch) and, with validation data, ``val_loss`` and
     ``val_accuracy`` of the averaged weights, with ``start_val_loss``/``start_val_accuracy`` (one
     value each) of the supervised start just before the unlabelled loss is switched on.
-    ``y_unlabelled_truth`` (benchmarks only) adds
-    ``pseudo_accuracy``: how often a kept pseudo-label was right."""
+    ``y_unlabelled_truth`` (benchmarks only) gives
+    ``pseudo_accuracy``: how often a kept pseudo-label was right (NaN without it or before the
+    first unlabelled step). ``mask``, ``loss_unlabelled`` and ``pseudo_accuracy`` average over the
+    interval's unlabelled steps only."""
     import keras
     import tensorflow as tf
     from tqdm import tqdm
@@ -135,7 +137,8 @@ def fit_fixmatch(
         step_var.assign_add(1)
         update_ema()
         acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probs, 1), yl), tf.float32))
-        return loss, loss, tf.constant(0.0), tf.constant(0.0), acc, tf.constant(-1.0)
+        nan = tf.constant(float("nan"))
+        return loss, loss, nan, nan, acc, nan
 
     @tf.function(reduce_retracing=True, autograph=False)
     def semi_step(xl: Any, yl: Any, xu: Any, yu_truth: Any) -> Any:
@@ -159,7 +162,7 @@ def fit_fixmatch(
         acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(p_l, 1), yl), tf.float32))
         right = tf.cast(tf.equal(pseudo, yu_truth), tf.float32)
         pseudo_acc = tf.math.divide_no_nan(tf.reduce_sum(right * mask), tf.reduce_sum(mask))
-        return loss, loss_x, loss_u, tf.reduce_mean(mask), acc, tf.where(yu_truth[0] < 0, -1.0, pseudo_acc)
+        return loss, loss_x, loss_u, tf.reduce_mean(mask), acc, tf.where(yu_truth[0] < 0, float("nan"), pseudo_acc)
 
     def labelled_batch() -> tuple[np.ndarray, np.ndarray]:
         i = rng.integers(0, len(x_labelled), n_real)
@@ -195,7 +198,12 @@ def fit_fixmatch(
             out = supervised_step(tf.constant(xl), tf.constant(yl))
         running.append([float(v) for v in out])
         if step % config.evaluate_every == 0 or step == config.steps:
-            means = np.mean(running, axis=0)
+            # The unlabelled terms are averaged over the steps that had them (NaN on supervised
+            # steps): an interval spanning the supervised start would understate them otherwise.
+            table = np.asarray(running, dtype=np.float64)
+            seen = ~np.isnan(table)
+            means = np.where(seen.any(0), np.nansum(table, 0) / np.maximum(seen.sum(0), 1), np.nan)
+            means[2:4] = np.nan_to_num(means[2:4], nan=0.0)  # no unlabelled step yet: nothing kept, no loss
             history["step"].append(float(step))
             for k, v in zip(keys, means):
                 history[k].append(float(v))
