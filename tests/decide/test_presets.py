@@ -4,6 +4,7 @@ evaluation needs, `drid eval policy` reports mean ± std over fixed seeds and th
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -175,3 +176,19 @@ def test_the_benchmark_suite_covers_every_environment_of_the_issue(monkeypatch):
          "zoo_steps": 120_000, "as_good_as_zoo": False}
     assert suite.row(r) == ("| MountainCar-v0/dqn | 0 | 120,000 | not reached (-110) | - | 110,000 | -105.0 ± 1.8 | 100 % | "
                             "-100.8 @ 120,000 | no |")
+
+
+def test_eval_cli_json_and_a_given_threshold(capsys):
+    code, out, err = cli(capsys, "eval", "policy", str(BUNDLED), "--env", "CartPole-v1", "--episodes", "3", "--threshold", "1000", "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    assert (r["threshold"], r["threshold_source"], r["success_rate"], r["solved"]) == (1000.0, "given", 0.0, False)
+    assert len(r["returns"]) == 3 and r["seed"] == 10_000
+
+
+def test_train_cli_without_env_or_with_an_unknown_one_is_one_clear_line(capsys):
+    code, out, err = cli(capsys, "train", "policy")
+    assert code == 2 and out == ""
+    assert err.strip() == "drid: error: --env: --env is required (a gymnasium id such as CartPole-v1; --list-presets shows the tuned ones)"
+    code, out, err = cli(capsys, "train", "policy", "--env", "Pendulm-v1", "--steps", "10")
+    assert code == 2 and out == "" and "unknown gymnasium environment 'Pendulm-v1' (did you mean 'Pendulum-v1'" in err
