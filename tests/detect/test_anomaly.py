@@ -103,7 +103,7 @@ def test_a_keras_applications_backbone_is_named_in_the_model_and_rebuilt_when_it
     weights = tmp_path / "mobilenet.weights.h5"
     keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(None, None, 3)).save_weights(weights)
     result = train_anomaly(brick.train[:10], tmp_path, name="mnv2", backbone="keras:MobileNetV2", weights=str(weights), size=64, dims=50)
-    assert not result.model_path.exists(), "the user's backbone is not copied into the model file"
+    assert result.model_path is not None and not result.model_path.exists(), "the user's backbone is not copied into the model file"
     loaded = AnomalyModel.load(result.model_path)
     assert loaded.backbone == "keras:MobileNetV2" and loaded.stride == 4
     assert np.allclose(loaded.maps(brick.test.images[:2]), result.model.maps(brick.test.images[:2]), atol=1e-3)

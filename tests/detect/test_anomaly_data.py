@@ -78,3 +78,12 @@ def test_mvtec_loader_says_what_is_missing(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images"):
         read_images(tmp_path / "empty")
+
+
+def test_defects_work_on_colour_images(sample_photos):
+    photo = cv2.imread(str(sample_photos / "flower.jpg"))[100:228, 200:328]
+    rng = np.random.default_rng(0)
+    for kind in DEFECT_KINDS:
+        out, mask = add_defect(photo, kind, rng)
+        assert out.shape == photo.shape and out.dtype == np.uint8 and mask.shape == photo.shape[:2] and mask.any()
+        assert np.abs(out.astype(int) - photo.astype(int))[mask].mean() > 5, kind

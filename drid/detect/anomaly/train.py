@@ -23,7 +23,7 @@ from drid.detect.anomaly.padim import choose_channels, fit_gaussian
 __all__ = ["DEFAULTS", "TrainResult", "fit_model", "train_anomaly"]
 
 #: Defaults. 128-pixel images: the texture sets' defects are 2 to 40 pixels across at that size,
-#: and two CPU cores extract their features in seconds. 100 feature channels, PaDiM's number
+#: and a CPU extracts their features quickly (the demo fits 80 on the loaded 2-core machine in 26 s). 100 channels, PaDiM's number
 #: (100 of 448 for its ResNet-18; not re-tuned here). 40 autoencoder
 #: epochs: not tuned here (the shared 2-core machine afforded 6 in the benchmark, reported as
 #: such); Bergmann et al. train far longer. 5 % image-level false alarms and
