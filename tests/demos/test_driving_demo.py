@@ -51,3 +51,17 @@ def test_gym_source_refuses_pixels_observation_without_a_picture() -> None:
     pipe = Pipeline(name="t", source=("gym", {"env": "CartPole-v1", "pixels": "observation", "episodes": 1}), max_frames=2)
     with pytest.raises(ConfigError, match="not an HxWx3 uint8 picture"):
         pipe.run()
+
+
+@pytest.mark.parametrize("name", ["carracing-pd", "carracing-ppo"])
+def test_example_configs_run(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from drid import Pipeline
+
+    config = Path(__file__).resolve().parents[2] / "examples" / "driving" / f"{name}.yaml"
+    monkeypatch.chdir(tmp_path)  # the policy path is read from the config's folder, the output lands here
+    with Pipeline.from_config(config, max_frames=8) as pipe:
+        records = list(pipe)
+    assert len(records) == 8 and pipe.summary.error is None
+    action = records[-1].decision.action if records[-1].decision is not None else None
+    assert isinstance(action, tuple) and len(action) == 3
+    assert (tmp_path / "out" / f"{name}.jsonl").is_file()
