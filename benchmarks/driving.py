@@ -38,7 +38,7 @@ def perception_cost(steps: int = 300) -> tuple[float, float]:
     """Steps per second of bare CarRacing-v3 and of the driver-state environment, same actions."""
     import gymnasium
 
-    from drid.sources.driving import make_driver_state_env
+    from drid.decide.driving import make_driver_state_env
 
     rng = np.random.default_rng(0)
     actions = np.stack([rng.uniform(-0.3, 0.3, steps), np.full(steps, 0.2), np.zeros(steps)], axis=1).astype(np.float32)

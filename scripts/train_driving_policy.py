@@ -1,7 +1,7 @@
 """Reproduce drid/decide/models/carracing-ppo.npz: the policy ``drid demo driving`` drives with.
 
 It is drid's PPO (continuous steering, gas, brake) trained on ``CarRacingDriverState-v0``
-(``drid.sources.driving``): CarRacing-v3 whose 96×96 picture goes through the ``road`` detector
+(``drid.decide.driving``): CarRacing-v3 whose 96×96 picture goes through the ``road`` detector
 and the ``driving-state`` interpreter, so the policy sees the driver's state the pipeline
 computes (offset, heading error, curvature, speed, off-road, the road's centre ahead, dashboard
 steering and yaw rate).

@@ -6,19 +6,32 @@ Steering is a PD law on a point of the road's centre ahead (pure pursuit): steer
 centre ``lookahead`` metres ahead, damped by the yaw rate. Speed follows a target that drops in
 bends (the road's lateral position ``brake_ahead`` m ahead says how sharp the bend coming is):
 gas below it, brake well above it.
+
+Also here: the training environment of the shipped policy, ``CarRacingDriverState-v0``
+(gymnasium id ``drid.sources.driving:CarRacingDriverState-v0``, registered there): CarRacing-v3 whose 96×96
+picture is replaced by the driver's state that ``road`` (``drid.detect.road``) →
+``driving-state`` (``drid.interpret.driving``) measure in it — the very plugins, called on the
+very frame a ``gym`` source with ``pixels: observation`` hands a pipeline, so a policy trained
+there acts on what the pipeline computes (``scripts/train_driving_policy.py``); and
+:func:`true_driver_state`, the true pose for checking the estimate after the fact.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import gymnasium
 import numpy as np
 from pydantic import Field
 
-from drid.interpret.driving import FEATURES
+from drid.detect.road import RoadDetector
+from drid.interpret.driving import FEATURES, DrivingStateInterpreter
 from drid.pipeline.hookspecs import hookimpl
 from drid.pipeline.params import Plugin, PluginParams
-from drid.schemas import Decision, Frame, Scene
+from drid.schemas import Decision, Frame, Scene, SceneObject
 
-__all__ = ["DrivingController", "pd_actions"]
+__all__ = ["DriverStateObservation", "DrivingController", "make_driver_state_env", "pd_actions", "true_driver_state"]
 
 _I = {name: i for i, name in enumerate(FEATURES)}
 
@@ -66,3 +79,66 @@ class DrivingController(Plugin):
         what = "brake" if brake > 0 else ("gas" if gas > 0 else "coast")
         side = "right" if steer > 0.05 else ("left" if steer < -0.05 else "straight")
         return Decision(action=[steer, gas, brake], rationale=f"steer {side} {steer:+.2f}, {what}")
+
+
+def true_driver_state(env: gymnasium.Env) -> dict[str, float]:
+    """The car's true lateral offset (m, positive right of the centre), heading error (rad,
+    positive pointing right of the road's direction) and speed (m/s), read from CarRacing's
+    physics (``env.unwrapped.car`` and the track's centre points): the check, after the fact,
+    of what ``driving-state`` estimates from pixels. The pipeline never reads it."""
+    u: Any = env.unwrapped
+    hull = u.car.hull
+    p = np.array([hull.position[0], hull.position[1]])
+    xy = np.array([[t[2], t[3]] for t in u.track])
+    i = int(np.argmin(np.linalg.norm(xy - p, axis=1)))
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    for j in (i - 1, i):  # the two segments around the nearest centre point
+        a, b = xy[j % len(xy)], xy[(j + 1) % len(xy)]
+        seg = b - a
+        t = float(np.clip(np.dot(p - a, seg) / max(float(np.dot(seg, seg)), 1e-12), 0.0, 1.0))
+        q = a + t * seg
+        dist = float(np.linalg.norm(p - q))
+        if best is None or dist < best[0]:
+            best = (dist, q, seg / max(float(np.linalg.norm(seg)), 1e-12))
+    assert best is not None
+    _, q, tangent = best
+    right = np.array([tangent[1], -tangent[0]])
+    road = math.atan2(tangent[1], tangent[0])
+    car = math.atan2(math.cos(hull.angle), -math.sin(hull.angle))  # the hull's forward axis is its local +y
+    heading = (road - car + math.pi) % (2 * math.pi) - math.pi
+    return {"offset": float(np.dot(p - q, right)), "heading": heading,
+            "speed": float(np.hypot(hull.linearVelocity[0], hull.linearVelocity[1]))}
+
+
+class DriverStateObservation(gymnasium.ObservationWrapper):
+    """CarRacing's picture replaced by the driver's state (:data:`drid.interpret.driving.FEATURES`)."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        super().__init__(env)
+        self.detector = RoadDetector()
+        self.interpreter = DrivingStateInterpreter()
+        self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, shape=(len(FEATURES),), dtype=np.float32)
+        self._step = 0
+        self.last_scene: Any = None
+
+    def reset(self, **kwargs: Any) -> Any:
+        self._step = 0
+        return super().reset(**kwargs)
+
+    def step(self, action: Any) -> Any:
+        self._step += 1
+        return super().step(action)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        frame = Frame(index=self._step, timestamp=self._step / 50.0, source="CarRacing-v3",
+                      image=np.ascontiguousarray(observation[:, :, ::-1]), meta={"step": self._step})
+        detections = self.detector.drid_detect(frame)
+        objects = [SceneObject.from_detection(i, d) for i, d in enumerate(detections)]
+        self.last_scene = self.interpreter.drid_interpret(frame, objects)
+        return np.asarray(self.last_scene.features, dtype=np.float32)
+
+
+def make_driver_state_env(**kwargs: Any) -> gymnasium.Env:
+    """``CarRacing-v3`` wrapped in :class:`DriverStateObservation` (gymnasium entry point)."""
+    return DriverStateObservation(gymnasium.make("CarRacing-v3", **kwargs))
+

@@ -18,7 +18,7 @@ Detections (all in frame pixels, sub-pixel where the anti-aliasing allows):
   signed length in pixels (speed upwards; steering and yaw rate positive to the right).
 
 The ``driving-state`` interpreter (``drid.interpret.driving``) turns these into the driver's
-state; ``drid.sources.driving`` is the training environment whose observation is that state.
+state; ``drid.decide.driving`` holds the training environment whose observation is that state.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The car is driven by the hand-written controller on the interpreted state itself (so the state
 is good enough to drive on), and at every step the estimate from pixels is compared with the
-pose the physics knows (``drid.sources.driving.true_driver_state``): lateral offset from the
+pose the physics knows (``drid.decide.driving.true_driver_state``): lateral offset from the
 road's centre, heading error against the road's direction, speed.
 """
 
@@ -13,9 +13,8 @@ import pytest
 
 pytest.importorskip("Box2D")
 
-from drid.decide.driving import pd_actions
+from drid.decide.driving import make_driver_state_env, pd_actions, true_driver_state
 from drid.interpret.driving import FEATURES
-from drid.sources.driving import make_driver_state_env, true_driver_state
 
 STEPS = 250
 #: The drive the thresholds below were measured on: driving-pd at 45 m/s on straights, 22 in
