@@ -34,7 +34,7 @@ def test_demo_writes_an_annotated_video_records_and_returns(tmp_path: Path, caps
     assert any(f.startswith("speed ") for f in last["scene"]["facts"])
     assert len(last["decision"]["action"]) == 3
     report = json.loads((target / "episodes.json").read_text())
-    assert report["frames"] == 80 and report["off_road_share"] is not None
+    assert report["frames_after_zoom"] == 30 and report["off_road_share_after_zoom"] == 0.0
     assert "CarRacing-v3 from pixels" in capsys.readouterr().out
 
 
