@@ -19,6 +19,19 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[object, str, str]:
+    """``drid ARGS`` run in this process: its exit status, standard output and standard error."""
+    from drid.cli import main
+
+    code: object
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own exits (--help, --version, usage errors)
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.fixture(scope="session")
 def sample_photos() -> Path:
     from drid.demos.data import sample_photos

@@ -10,18 +10,9 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, cli
 
 from drid.cli import main
-
-
-def cli(capsys, *args):
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's own exits (--help, --version, usage errors)
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _images_path_is_an_input_path() -> bool:

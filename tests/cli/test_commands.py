@@ -10,8 +10,9 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+from conftest import cli
 
-from drid.cli import _commands, main
+from drid.cli import _commands
 
 WIDGET = textwrap.dedent('''
     def register(subparsers):
@@ -35,15 +36,6 @@ def widget_module(tmp_path, monkeypatch):
 def with_entry_points(monkeypatch, *extra: EntryPoint) -> None:
     installed = _commands.command_entry_points()
     monkeypatch.setattr(_commands, "command_entry_points", lambda: sorted([*installed, *extra], key=lambda ep: ep.name))
-
-
-def cli(capsys, *args):
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_builtin_commands_are_entry_points():

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cli
 
-from drid.cli import main
 from drid.decide.rl import evaluate
 from drid.decide.rl.common import read_checkpoint
 from drid.decide.rl.presets import env_presets, load_presets, resolve, reward_threshold
@@ -20,16 +20,6 @@ from drid.errors import ConfigError
 
 BUNDLED = Path(__file__).resolve().parents[2] / "drid" / "decide" / "models" / "cartpole-ppo.npz"
 ISSUE_ENVS = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "LunarLander-v3", "LunarLanderContinuous-v3", "CarRacing-v3"]
-
-
-def cli(capsys, *args):
-    code: object
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_every_environment_of_the_issue_has_a_checked_preset():

@@ -8,19 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-
-from drid.cli import main
+from conftest import cli
 
 POLICY = Path(__file__).resolve().parents[2] / "drid" / "decide" / "models" / "cartpole-ppo.npz"
-
-
-def cli(capsys, *args):
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_off_a_terminal_training_writes_one_plain_line_per_evaluation(capsys, tmp_path):
