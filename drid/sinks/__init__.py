@@ -1,2 +1,2 @@
-"""Sinks: where finished frames go — JSON Lines, annotated video and frames, crop harvesting — and
-the drawing they share."""
+"""Sinks: where finished frames go — JSON Lines, annotated video and frames, crop harvesting, the
+live page with Prometheus metrics (``serve/``) — and the drawing they share."""
