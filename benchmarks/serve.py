@@ -149,7 +149,7 @@ def main() -> None:
             print(f"{'':<28}{'frames/s':>10}{'ratio':>8}{'CPU ms/frame':>14}{'ratio':>8}")
             print(f"{'without serve':<28}{a:>10.2f}{1.0:>8.3f}{ca:>14.1f}{1.0:>8.3f}")
             print(f"{'with serve, 1 MJPEG viewer':<28}{b:>10.2f}{b / a:>8.3f}{cb:>14.1f}{cb / ca:>8.3f}")
-            print(f"serving costs {100 * (1 - b / a):.1f} % of the frames/s and {100 * (cb / ca - 1):.1f} % more CPU per frame (target: at most 10 %)")
+            print(f"serving changes frames/s by {100 * (b / a - 1):+.1f} % and CPU per frame by {100 * (cb / ca - 1):+.1f} % (target: a cost of at most 10 %)")
         if args.screenshot:
             screenshot(target, args.screenshot)
 
