@@ -8,6 +8,7 @@ that does not beat it has learned nothing about texture.
 
     nice -n 10 .venv/bin/python benchmarks/anomaly.py                 # every texture, both models (minutes)
     nice -n 10 .venv/bin/python benchmarks/anomaly.py --textures brick --models padim --epochs 5
+    nice -n 10 .venv/bin/python benchmarks/anomaly.py --models padim --dims 100 --texture-window 0   # PaDiM's features alone
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--textures", nargs="*", default=texture_names())
     ap.add_argument("--models", nargs="*", default=["padim", "ssim-ae"], choices=["padim", "ssim-ae"])
     ap.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="autoencoder epochs")
+    ap.add_argument("--dims", type=int, default=DEFAULTS["dims"], help="padim: feature channels kept")
+    ap.add_argument("--texture-window", type=int, default=DEFAULTS["texture_window"],
+                    help="padim: window (cells) of the local texture statistics added to each channel; 0: the features alone")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
@@ -54,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
                      "pro": base.pro, "train_s": 0.0, "infer_ms": 0.0})
         for kind in args.models:
             normal = np.concatenate([data.train, data.calibration])
-            result = train_anomaly(normal, None, kind=kind, epochs=args.epochs, seed=args.seed)
+            result = train_anomaly(normal, None, kind=kind, epochs=args.epochs, seed=args.seed, dims=args.dims,
+                                   texture_window=args.texture_window)
             start = time.perf_counter()
             maps = result.model.maps(test.images)
             infer = (time.perf_counter() - start) / len(test.images) * 1000

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from drid.detect.anomaly.padim import GaussianStats, mahalanobis_map
+from drid.detect.anomaly.padim import GaussianStats, mahalanobis_map, texture_statistics
 
 __all__ = ["FORMAT", "AnomalyModel", "Kind", "calibrate", "normalize", "prepare"]
 
@@ -84,6 +84,9 @@ class AnomalyModel:
     threshold: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 16
+    #: PaDiM: the window (feature cells) of the local mean and standard deviation added to each
+    #: kept channel (:func:`~drid.detect.anomaly.padim.texture_statistics`); 0: the features alone.
+    texture_window: int = 0
 
     # -- inference -------------------------------------------------------------------------
 
@@ -101,13 +104,19 @@ class AnomalyModel:
             out.append(f if channels is None else f[..., channels])
         return np.concatenate(out) if out else np.zeros((0, 0, 0, 0), np.float32)
 
+    def descriptors(self, x: np.ndarray, channels: np.ndarray) -> np.ndarray:
+        """What the PaDiM statistics model: the kept ``channels`` of the features of prepared
+        images ``x``, with their local texture statistics when ``texture_window`` is set."""
+        f = self.features(x, channels)
+        return texture_statistics(f, self.texture_window) if self.texture_window > 1 and len(f) else f
+
     def maps(self, images: Any) -> np.ndarray:
         """Raw anomaly maps (``N×size×size`` float32, higher = more anomalous) of images of any size."""
         x = self.inputs(images)
         if self.kind == "padim":
             if self.stats is None:
                 raise ValueError("this PaDiM model has no Gaussian statistics (not fitted)")
-            cells = mahalanobis_map(self.features(x, self.stats.channels), self.stats)
+            cells = mahalanobis_map(self.descriptors(x, self.stats.channels), self.stats)
             return np.stack([cv2.GaussianBlur(cv2.resize(c, (self.size, self.size), interpolation=cv2.INTER_LINEAR), (0, 0), PADIM_SIGMA)
                              for c in cells]).astype(np.float32) if len(cells) else np.zeros((0, self.size, self.size), np.float32)
         out: list[np.ndarray] = []
@@ -135,7 +144,8 @@ class AnomalyModel:
         if self.stats is not None:
             np.savez_compressed(path.with_suffix(".npz"), mean=self.stats.mean, precision=self.stats.precision, channels=self.stats.channels)
         meta = {**self.metadata, **(extra or {}), "format": FORMAT, "kind": self.kind, "size": self.size, "channels": self.channels,
-                "stride": self.stride, "backbone": self.backbone, "weights": self.weights, "threshold": self.threshold}
+                "stride": self.stride, "backbone": self.backbone, "weights": self.weights, "threshold": self.threshold,
+                "texture_window": self.texture_window}
         path.with_suffix(".json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         self.metadata = meta
         return path
@@ -174,7 +184,8 @@ class AnomalyModel:
             network = load_keras_file(path)
         return cls(kind=meta["kind"], network=network, size=int(meta["size"]), channels=int(meta["channels"]), stats=stats,
                    stride=int(meta.get("stride", 2)), backbone=backbone, weights=str(meta.get("weights", "imagenet")),
-                   threshold=None if meta.get("threshold") is None else float(meta["threshold"]), metadata=meta)
+                   threshold=None if meta.get("threshold") is None else float(meta["threshold"]), metadata=meta,
+                   texture_window=int(meta.get("texture_window") or 0))
 
 
 def ssim_map_batch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
