@@ -20,8 +20,20 @@ def _fpr(text: str) -> float:
     return v
 
 
+def _window(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of feature cells, got '{text}'") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
+    return v
+
+
 def register(subparsers: Any) -> None:
     """Add ``drid train anomaly``."""
+    from drid.detect.anomaly.train import DEFAULTS  # NumPy only; TensorFlow loads when a model trains
+
     p = subparsers.add_parser(
         "anomaly",
         help="train an anomaly model on normal images only (for the anomaly detector)",
@@ -41,7 +53,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--weights", default="imagenet", help="keras: backbone weights: imagenet (downloaded once by Keras) or a weights file")
     p.add_argument("--statistics", choices=["shared", "per-location"], default="shared", help="padim: one Gaussian for every position (textures) or one per position (aligned objects)")
     p.add_argument("--size", type=positive_int, default=128, help="images are resized to SIZE x SIZE (default: 128)")
-    p.add_argument("--dims", type=positive_int, default=100, help="padim: feature channels kept (default: 100)")
+    p.add_argument("--dims", type=positive_int, default=DEFAULTS["dims"], help=f"padim: feature channels kept (default: {DEFAULTS['dims']})")
+    p.add_argument("--texture-window", type=_window, default=DEFAULTS["texture_window"],
+                   help=f"padim: each kept channel's local mean and std over WINDOW x WINDOW feature cells join the features (0: features alone; default: {DEFAULTS['texture_window']})")
     p.add_argument("--epochs", type=positive_int, default=40, help="ssim-ae: training epochs (default: 40)")
     p.add_argument("--fpr", type=_fpr, default=0.05, help="share of held-out normal images allowed to raise a region (default: 0.05)")
     p.add_argument("--calibration-fraction", type=_fpr, default=0.2, help="share of the normal images held out for calibration (default: 0.2)")
@@ -68,7 +82,7 @@ def run_command(args: argparse.Namespace) -> int:
     command = "drid train anomaly " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["train", "anomaly"] else ""
     try:
         result = train_anomaly(args.data, args.out, name=args.name, kind=args.model, backbone=args.backbone, weights=args.weights, size=args.size,
-                               dims=args.dims, statistics=args.statistics, epochs=args.epochs, fpr=args.fpr,
+                               dims=args.dims, texture_window=args.texture_window, statistics=args.statistics, epochs=args.epochs, fpr=args.fpr,
                                calibration_fraction=args.calibration_fraction, seed=args.seed, provenance=args.provenance or args.data,
                                command=command, verbose=2)
     except ValueError as exc:
