@@ -16,7 +16,7 @@ def test_demo_writes_the_heat_map_grid_and_its_auroc(tmp_path, capsys):
     assert grid is not None and grid.shape[0] > 300 and grid.shape[1] > 1000  # 16 image pairs in rows of 4
     score = json.loads((folder / "score.json").read_text())
     assert score["images"] == 16 and score["defective"] == 12
-    assert score["pixel_auroc"] > 0.8 and score["image_auroc"] > 0.55  # measured: 0.884 and 0.646
+    assert score["pixel_auroc"] > 0.8 and score["image_auroc"] > 0.55  # measured: 0.893 and 0.688 (64 channels + 7x7 texture statistics; 0.884 and 0.646 before)
     assert len(list((folder / "annotated").glob("*.png"))) == 16
     lines = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
     assert sum(len(rec["detections"]) for rec in lines) > 0
