@@ -44,8 +44,15 @@ class TemporalParams(BaseModel):
     approach_fraction: float = Field(default=0.7, gt=0, le=1, description="approaching when this share of the speed points at the other object")
     approach_range: float | None = Field(default=3.0, gt=0, description="approaching/moving_away only towards objects within this many object sizes (null: any)")
     anchor: Anchor = Field(default="bottom", description="the point of a box whose motion is measured (bottom: where it meets the ground)")
+    # 60 s: a visitor at the one-by-one clip's table stands unseen by motion for 9-19 s; a minute
+    # bounds how long a place is presumed occupied (docs/tracking.md, "Identities").
     identity_s: float = Field(
-        default=60.0, ge=0, description="a track born away from the frame's edges within this many seconds of one that vanished there, and near it, is the same object (its identity; 0: never)"
+        default=60.0, ge=0, description="a track born where a confirmed one vanished at most this many seconds earlier is the same object (takes its identity; 0: never)"
+    )
+    # 0.5: a fragment of a person (head, torso, legs) lies within the body's box; half a body
+    # allows for a change of stance. One-by-one clip: identities at 0.25 / 0.5 / 1.0 in docs/tracking.md.
+    identity_distance: float = Field(
+        default=0.5, ge=0, description="how near a new track's first box centre must be to where an object vanished (its extent, the largest box of its last window), in that extent's sizes"
     )
 
 
@@ -77,6 +84,13 @@ class Track:
     pending: int = 0  # frames in a row whose speed says the moving state should flip
     identity: int = 0  # the id of the object's first track (a track that continues a vanished one takes its identity)
     first_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    recent: deque[tuple[float, tuple[float, float, float, float]]] = field(default_factory=deque)  # (t, box) over the last window
+
+    def extent(self) -> tuple[float, float, float, float]:
+        """Where the object stood: the largest of its boxes over the last window (a still
+        object fades from a background model part by part, so its very last box is a remnant)."""
+        boxes = [b for _, b in self.recent] or [self.box]
+        return max(boxes, key=lambda b: max(b[2] - b[0], 0.0) * max(b[3] - b[1], 0.0))
 
     @property
     def size(self) -> float:
@@ -109,36 +123,48 @@ class TrackMemory:
         self.params = params if params is not None else TemporalParams()
         self.calibration = calibration
         self.tracks: dict[int, Track] = {}
-        self.vanished: list[tuple[float, str, int, tuple[float, float, float, float]]] = []  # (when, label, identity, last box)
+        # identity → (when, label, extent): where each object was last seen, one place per object
+        self.vanished: dict[int, tuple[float, str, tuple[float, float, float, float]]] = {}
         self.frame_size: tuple[int, int] | None = None
 
-    def _inside(self, box: tuple[float, float, float, float]) -> bool:
-        """Whether ``box`` keeps clear of the frame's edges (2 % of its size): an object there
-        did not come in or go out through an edge."""
-        if self.frame_size is None:
+    def _left(self, track: Track) -> bool:
+        """Whether ``track`` went out of the picture: its last box is cut by an edge of the frame
+        (within a pixel) and its centre, moving on at its speed of the last window for the
+        ``forget_after`` seconds it has not been seen, would now be beyond that edge. A box that
+        stops short of the edges, or whose centre would still be in view, faded where it was.
+        The centre, not the anchor: a still object fading from the feet up moves its bottom fast
+        and its centre half as fast (the one-by-one clip: docs/tracking.md, "Identities")."""
+        if self.frame_size is None or len(track.recent) < 2:
             return False
         w, h = self.frame_size
-        m = 0.02 * max(w, h)
-        return box[0] > m and box[2] < w - m and box[1] > m and box[3] < h - m
+        x1, y1, x2, y2 = track.box
+        rec = np.array([(t, (b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for t, b in track.recent], dtype=np.float64)
+        vx, vy = (float(v) * self.params.forget_after for v in _slope(rec[:, 0], rec[:, 1:3]))
+        cx, cy = (x1 + x2) / 2 + vx, (y1 + y2) / 2 + vy
+        return (x1 <= 1 and cx <= 0) or (x2 >= w - 1 and cx >= w) or (y1 <= 1 and cy <= 0) or (y2 >= h - 1 and cy >= h)
 
     def _identity(self, oid: int, label: str, t: float, box: tuple[float, float, float, float]) -> int:
-        """A new track's identity: that of the object that vanished nearest to it, away from the
-        edges, within ``identity_s`` (a person standing still melts into a background model and
-        reappears when they move on), else its own id."""
+        """A new track's identity: that of the object of its label whose extent, where it
+        vanished at most ``identity_s`` before ``t``, lies nearest to the centre of ``box``
+        (within ``identity_distance`` of the extent's size); else its own id. A person standing
+        still melts into a background model and reappears, as new tracks, where they stood.
+
+        Whether it vanished moving or still, at a frame's edge or not, does not decide: a still
+        object fading from the feet up looks like one walking out through the top edge. An object
+        that did leave is last seen at the edge, where its own extent lies, so only something born
+        there soon after takes its identity. The place is not given up when claimed: the parts
+        of one person (head, torso) may come back as several tracks."""
         p = self.params
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        best, best_d = None, float("inf")
-        own = math.sqrt(max(box[2] - box[0], 1.0) * max(box[3] - box[1], 1.0))
-        for k, (when, vlabel, _, vbox) in enumerate(self.vanished):
-            if not 0.0 <= t - when <= p.identity_s:
+        best, best_d = oid, float("inf")
+        for ident, (when, vlabel, ext) in self.vanished.items():
+            if vlabel != label or not 0.0 <= t - when <= p.identity_s:
                 continue
-            size = max(math.sqrt(max(vbox[2] - vbox[0], 1.0) * max(vbox[3] - vbox[1], 1.0)), own, 1.0)
-            d = math.hypot(cx - (vbox[0] + vbox[2]) / 2, cy - (vbox[1] + vbox[3]) / 2) / size
-            if vlabel == label and d <= 1.0 and d < best_d:
-                best, best_d = k, d
-        if best is None:
-            return oid
-        return self.vanished.pop(best)[2]
+            size = max(math.sqrt(max(ext[2] - ext[0], 1.0) * max(ext[3] - ext[1], 1.0)), 1.0)
+            d = math.hypot(max(ext[0] - cx, 0.0, cx - ext[2]), max(ext[1] - cy, 0.0, cy - ext[3])) / size
+            if d <= p.identity_distance and d < best_d:
+                best, best_d = ident, d
+        return best
 
     def update(self, t: float, objects: Sequence[SceneObject]) -> list[Event]:
         """Feed the tracked objects of the frame at time ``t``; returns ``appeared``, ``left``,
@@ -160,6 +186,9 @@ class TrackMemory:
                 track.sightings += 1
                 track.last_seen, track.box, track.label = t, box, obj.label  # type: ignore[assignment]
             track.history.append((t, float(anchors[k, 0]), float(anchors[k, 1])))
+            track.recent.append((t, track.box))
+            while track.recent[0][0] < t - p.window - 1e-9:
+                track.recent.popleft()
             if ground is not None:
                 track.ground.append((float(ground[k, 0]), float(ground[k, 1])))
             while track.history and track.history[0][0] < t - p.window - 1e-9:
@@ -176,12 +205,17 @@ class TrackMemory:
                 events.append(Event(name="appeared", objects=(track.id,), data={"label": track.label}))
             elif track.confirmed and track.motion.moving != was_moving:
                 events.append(Event(name="started_moving" if track.motion.moving else "stopped", objects=(track.id,), data={"label": track.label}))
-        self.vanished = [v for v in self.vanished if t - v[0] <= p.identity_s + p.forget_after]
+        self.vanished = {k: v for k, v in self.vanished.items() if t - v[0] <= p.identity_s + p.forget_after}
         for oid in [oid for oid, tr in self.tracks.items() if t - tr.last_seen > p.forget_after]:
             track = self.tracks.pop(oid)
-            # Vanished in place (still, or away from the edges): presumed there, unseen.
-            if track.confirmed and p.identity_s > 0 and (not track.motion.moving or self._inside(track.box)):
-                self.vanished.append((track.last_seen, track.label, track.identity, track.box))
+            # Where the object was last seen (its latest track's, replacing an earlier place),
+            # unless it went out of the picture; one that left gives its place up.
+            if track.confirmed and p.identity_s > 0 and self._left(track):
+                self.vanished.pop(track.identity, None)
+            elif track.confirmed and p.identity_s > 0:
+                old = self.vanished.get(track.identity)
+                if old is None or old[0] <= track.last_seen:
+                    self.vanished[track.identity] = (track.last_seen, track.label, track.extent())
             if track.confirmed:
                 events.append(Event(name="left", objects=(oid,), data={"label": track.label, "seen_s": round(track.last_seen - track.first_seen, 3)}))
         return events
