@@ -45,12 +45,12 @@ class TemporalParams(BaseModel):
     approach_range: float | None = Field(default=3.0, gt=0, description="approaching/moving_away only towards objects within this many object sizes (null: any)")
     anchor: Anchor = Field(default="bottom", description="the point of a box whose motion is measured (bottom: where it meets the ground)")
     # 60 s: a visitor at the one-by-one clip's table stands unseen by motion for 9-19 s; a minute
-    # bounds how long a place is presumed occupied (docs/tracking.md, "Identities").
+    # bounds how long a place is presumed occupied (docs/counting.md, "One by one").
     identity_s: float = Field(
         default=60.0, ge=0, description="a track born where a confirmed one vanished at most this many seconds earlier is the same object (takes its identity; 0: never)"
     )
     # 0.5: a fragment of a person (head, torso, legs) lies within the body's box; half a body
-    # allows for a change of stance. One-by-one clip: identities at 0.25 / 0.5 / 1.0 in docs/tracking.md.
+    # allows for a change of stance. One-by-one clip: identities at 0.25 / 0.5 / 1.0 in docs/counting.md.
     identity_distance: float = Field(
         default=0.5, ge=0, description="how near a new track's first box centre must be to where an object vanished (its extent, the largest box of its last window), in that extent's sizes"
     )
@@ -133,7 +133,7 @@ class TrackMemory:
         ``forget_after`` seconds it has not been seen, would now be beyond that edge. A box that
         stops short of the edges, or whose centre would still be in view, faded where it was.
         The centre, not the anchor: a still object fading from the feet up moves its bottom fast
-        and its centre half as fast (the one-by-one clip: docs/tracking.md, "Identities")."""
+        and its centre half as fast (the one-by-one clip: docs/counting.md, "One by one")."""
         if self.frame_size is None or len(track.recent) < 2:
             return False
         w, h = self.frame_size
