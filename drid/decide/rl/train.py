@@ -243,7 +243,7 @@ def _local_steps(envs: EnvBatch, agent: Agent[Any]) -> Any:
 
 def plot_curve(metrics: dict[str, Any], path: str | Path) -> Path:
     """Training episode returns (raw and a moving average), evaluation mean ± std and the reward
-    threshold against environment steps."""
+    threshold against environment steps; the title names ``metrics["label"]`` or the algorithm."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -271,7 +271,7 @@ def plot_curve(metrics: dict[str, Any], path: str | Path) -> Path:
         ax.axhline(metrics["reward_threshold"], color="tab:green", ls="--", lw=1, label=label)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
-    ax.set_title(f"{metrics['algo'].upper()} on {metrics['env']} (seed {metrics['seed']}, {metrics['train_seconds']:.0f} s training)")
+    ax.set_title(f"{metrics.get('label') or metrics['algo'].upper()} on {metrics['env']} (seed {metrics['seed']}, {metrics['train_seconds']:.0f} s training)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
