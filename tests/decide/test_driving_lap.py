@@ -49,8 +49,6 @@ def test_the_controller_drives_a_full_lap() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="not reached: the shipped PPO (cloned from the earlier, slower driving-pd) visits 258 of seed "
-                   "10000's 312 tiles in 1000 steps; it needs re-making from the faster controller (docs/driving.md)")
 def test_the_shipped_policy_drives_a_full_lap() -> None:
     from drid.decide.rl.agent import load_agent
 
