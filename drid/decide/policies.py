@@ -145,7 +145,9 @@ class _AgentPolicy(Plugin):
         if self.params.learn:
             summary.notes.append(f"{self.algo}: learned from {self.agent.steps} steps in total, {self.agent.updates} updates")
         else:
-            summary.notes.append(f"{self.algo}: acted without learning (policy trained on {self.agent.steps} steps)")
+            imitated = (getattr(self.agent, "checkpoint_meta", None) or {}).get("cloned_steps")
+            how = f"trained by imitation on {imitated} environment steps, no reward" if imitated and not self.agent.steps else f"trained on {self.agent.steps} steps"
+            summary.notes.append(f"{self.algo}: acted without learning (policy {how})")
         if self.params.save:
             path = self.agent.save(self.params.save)
             summary.notes.append(f"{self.algo}: policy saved to {path}")
