@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import cli
 
 pytest.importorskip("Box2D")
 
@@ -60,3 +61,9 @@ def test_the_shipped_ppo_policy_drives(random_return: float) -> None:
     assert ret > 100 and ret > random_return + 100
     # the shipped policy learnt by imitating driving-pd (DAgger), and the run says so, not "trained on 0 steps"
     assert any("ppo: acted without learning (policy trained by imitation on 24000 environment steps, no reward)" in n for n in NOTES), NOTES
+
+
+def test_eval_says_the_shipped_policy_learnt_by_imitation(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "eval", "policy", str(SHIPPED), "--episodes", "1")
+    assert code == 0, err
+    assert "trained by imitation on 24,000 environment steps (no reward)" in out, out
