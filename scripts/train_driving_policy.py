@@ -141,7 +141,7 @@ def dagger(work: Path, iterations: int, steps: int, seed: int, eval_episodes: in
               f"greedy {score['mean']:.1f} ± {score['std']:.1f} over {eval_episodes} episodes", file=sys.stderr, flush=True)
         if score["mean"] >= metrics["reward_threshold"] and "threshold_reached" not in metrics:
             metrics["threshold_reached"] = {"step": done, "mean": score["mean"]}
-        if best is None or score["mean"] >= best[0] or (rnd == 1 and iterations > 0):  # round 0 (plain cloning) only without rounds
+        if best is None or rnd == 1 or score["mean"] >= best[0]:  # round 0 (plain cloning) is kept only without later rounds
             best = (score["mean"], path)
     envs.close()
     assert best is not None

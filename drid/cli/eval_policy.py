@@ -43,7 +43,7 @@ def cmd_eval_policy(args: argparse.Namespace) -> int:
         print(f"success rate {100 * result['success_rate']:.0f} % (episodes with return >= {result['threshold']:g}, {result['threshold_source']}); "
               f"{verdict} the threshold")
     imitated = result.get("imitation_steps")
-    trained = f"trained by imitation on {imitated:,} environment steps (no reward)" if imitated and not result["steps_trained"] else f"trained {result['steps_trained']:,} steps"
+    trained = f"trained by imitation on {imitated:,} environment steps (no reward)" if imitated else f"trained {result['steps_trained']:,} steps"
     trained += f" with preset {result['preset']}" if result["preset"] else " without a shipped preset"
     trained += f", drid {result['drid_version']}" if result["drid_version"] else " (checkpoint from before drid recorded its version)"
     print(trained + (", observation normalisation from the checkpoint" if result["normalize_obs"] else ""))

@@ -145,8 +145,10 @@ class _AgentPolicy(Plugin):
         if self.params.learn:
             summary.notes.append(f"{self.algo}: learned from {self.agent.steps} steps in total, {self.agent.updates} updates")
         else:
-            imitated = (getattr(self.agent, "checkpoint_meta", None) or {}).get("cloned_steps")
-            how = f"trained by imitation on {imitated} environment steps, no reward" if imitated and not self.agent.steps else f"trained on {self.agent.steps} steps"
+            from drid.decide.rl.agent import imitation_steps
+
+            imitated = imitation_steps(self.agent.checkpoint_meta)
+            how = f"trained by imitation on {imitated} environment steps, no reward" if imitated else f"trained on {self.agent.steps} steps"
             summary.notes.append(f"{self.algo}: acted without learning (policy {how})")
         if self.params.save:
             path = self.agent.save(self.params.save)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from drid.decide.rl.common import ActionSpec, CheckpointError, Mlp, drid_version, observation_dim, read_checkpoint, write_checkpoint
 from drid.errors import ConfigError, close_matches, validation_message
 
-__all__ = ["Agent", "load_agent"]
+__all__ = ["Agent", "imitation_steps", "load_agent"]
 
 #: The hyperparameter model of an agent (``DQNConfig``, ``PPOConfig``).
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -153,6 +153,14 @@ class Agent(Generic[ConfigT]):
             self._load_extra_state(arrays)
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise CheckpointError(f"policy checkpoint '{path}': saved state does not fit the agent ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def imitation_steps(meta: dict[str, Any]) -> int | None:
+    """The environment steps a checkpoint's policy learnt from by imitation (``cloned_steps``,
+    e.g. ``scripts/train_driving_policy.py``'s DAgger), when it never learnt from the reward
+    (no ``steps``); otherwise None."""
+    cloned = meta.get("cloned_steps")
+    return int(cloned) if cloned and not meta.get("steps") else None
 
 
 def load_agent(path: str | Path, **overrides: Any) -> Agent[Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from drid.decide.rl.agent import Agent, load_agent
+from drid.decide.rl.agent import Agent, imitation_steps, load_agent
 from drid.decide.rl.common import drid_version
 from drid.decide.rl.envs import EnvBatch, evaluate
 from drid.errors import ConfigError
@@ -315,7 +315,7 @@ def evaluate_policy(path: str | Path, env_id: str | None = None, episodes: int =
             "mean": mean, "std": float(returns.std()), "min": float(returns.min()), "max": float(returns.max()),
             "threshold": threshold, "threshold_source": source, "success_rate": success,
             "solved": None if threshold is None else mean >= threshold,
-            "steps_trained": int(meta.get("steps", 0)), "imitation_steps": meta.get("cloned_steps"), "preset": meta.get("preset"), "drid_version": meta.get("drid_version"),
+            "steps_trained": int(meta.get("steps", 0)), "imitation_steps": imitation_steps(meta), "preset": meta.get("preset"), "drid_version": meta.get("drid_version"),
             "normalize_obs": bool(meta.get("config", {}).get("normalize_obs", False)),
             "returns": returns.tolist(), "seconds": round(time.perf_counter() - t0, 3)}
 
