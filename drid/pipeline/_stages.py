@@ -12,12 +12,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from drid.errors import ConfigError, StageError, validation_text
 from drid.pipeline._binding import TimedCall, bind
-from drid.pipeline.hookspecs import SKIPPED_META, STAGE_HOOKS, hookimpl
+from drid.pipeline.hookspecs import SKIPPED_META, STAGE_HOOKS
 from drid.pipeline.stats import PluginStats, RunSummary, StageStats
 from drid.schemas import Decision, Detection, Frame, FrameRecord, PluginFault, Recognition, Scene, Transition
 from drid.schemas.messages import build_objects
 
-__all__ = ["STAGE_TYPES", "FrameDropped", "FrameState", "Member", "Stage", "bridge_wrappers"]
+__all__ = ["STAGE_TYPES", "FrameDropped", "FrameState", "Member", "Stage"]
 
 _EMPTY_SCENE = Scene()
 
@@ -358,57 +358,3 @@ class _DecideStage(Stage):
 _KINDS: tuple[type[Stage], ...] = (_DetectStage, _RecognizeStage, _InterpretStage, _DecideStage)
 STAGE_TYPES: dict[str, type[Stage]] = {stage: next(k for k in _KINDS if k.hook == hook) for stage, hook in STAGE_HOOKS.items()}
 """The stage class of each stage name, in pipeline order."""
-
-
-class _Contributor:
-    """Stands in for one plugin of a wrapped stage inside pluggy's call, so that wrappers see one
-    result per plugin while the engine still times, validates and attributes each of them."""
-
-    def __init__(self, stage: Stage, member: Member) -> None:
-        self.stage = stage
-        self.member = member
-
-    def _part(self, kwargs: dict[str, Any]) -> Any:
-        state = self.stage.current
-        assert state is not None
-        value = self.stage.contribution(self.member, state, kwargs)
-        if value is None and isinstance(self.stage, _ListStage):
-            return []  # keep one entry per plugin (pluggy leaves out None results)
-        return value
-
-    @hookimpl
-    def drid_detect(self, frame: Frame) -> Any:
-        return self._part({"frame": frame})
-
-    @hookimpl
-    def drid_recognize(self, frame: Frame, detections: list[Detection]) -> Any:
-        return self._part({"frame": frame, "detections": detections})
-
-    @hookimpl
-    def drid_interpret(self, frame: Frame, objects: list[Any]) -> Any:
-        return self._part({"frame": frame, "objects": objects})
-
-    @hookimpl
-    def drid_decide(self, frame: Frame, scene: Scene) -> Any:
-        return self._part({"frame": frame, "scene": scene})
-
-
-
-
-def bridge_wrappers(pm: pluggy.PluginManager, stages: list[Stage]) -> None:
-    """Give every stage that has wrappers its pluggy caller: the stage's wrappers around one
-    ``_Contributor`` per plugin, and no other stage's plugins."""
-    contributors: dict[str, list[_Contributor]] = {}
-    for stage in stages:
-        if not stage.wrappers:
-            continue
-        # pluggy calls the most recently registered implementation first: register the
-        # contributors in reverse so that results come in config order.
-        contributors[stage.name] = [_Contributor(stage, m) for m in stage.members]
-        for c in reversed(contributors[stage.name]):
-            pm.register(c, name=f"drid-engine:{stage.name}:{c.member.name}")
-    for stage in stages:
-        if stage.wrappers:  # only now are all contributors registered: exclude the other stages'
-            keep = {id(w.instance) for w in stage.wrappers} | {id(c) for c in contributors[stage.name]}
-            remove = [p for p in pm.get_plugins() if id(p) not in keep]
-            stage.outer = pm.subset_hook_caller(stage.hook, remove_plugins=remove)

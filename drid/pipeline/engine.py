@@ -5,7 +5,6 @@ each run's frames travel a ``FramePath`` driven by one of the two schedulers."""
 from __future__ import annotations
 
 import copy
-import inspect
 import itertools
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -14,18 +13,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from drid.errors import ConfigError, DridError, PluginLoadError, SourceError, StageError, close_matches, validation_message
-from drid.pipeline import hookspecs
+from drid.errors import ConfigError, DridError, PluginLoadError, SourceError, StageError, validation_message
 from drid.pipeline._binding import bind, plugin_manager
 from drid.pipeline._frame_path import FramePath
+from drid.pipeline._members import listify, resolve_member
 from drid.pipeline._schedulers import ConcurrentRun, SequentialRun
 from drid.pipeline._signals import Interrupted, signal_name, stop_signals, whole
-from drid.pipeline._stages import STAGE_TYPES, Member, Stage, bridge_wrappers
-from drid.pipeline.config import EngineConfig, PipelineConfig, PluginSpec, apply_overrides, load_config
+from drid.pipeline._stages import STAGE_TYPES, Member, Stage
+from drid.pipeline._wrappers import bridge_wrappers
+from drid.pipeline.config import EngineConfig, PipelineConfig, apply_overrides, load_config
 from drid.pipeline.context import RunContext
-from drid.pipeline.hookspecs import ROLE_HOOKS, STAGE_HOOKS
-from drid.pipeline.params import plugin_name
-from drid.pipeline.registry import PluginInfo, Registry, default_registry, hooks_of, roles_of
+from drid.pipeline.hookspecs import STAGE_HOOKS
+from drid.pipeline.registry import Registry
 from drid.pipeline.stats import RunSummary
 from drid.schemas import FrameRecord
 
@@ -80,13 +79,13 @@ class Pipeline:
         self._registry = registry
         self._taken: set[str] = set()
 
-        self.source = self._resolve(source, "source", "source", engine.policy("source"))
+        self.source = self._member(source, "source", "source", engine.policy("source"))
         members: dict[str, list[Member]] = {
-            stage: [self._resolve(e, stage, f"{stage}[{i}]", engine.policy(stage)) for i, e in enumerate(_listify(entries))]
+            stage: [self._member(e, stage, f"{stage}[{i}]", engine.policy(stage)) for i, e in enumerate(listify(entries))]
             for stage, entries in (("detect", detect), ("recognize", recognize), ("interpret", interpret))
         }
-        members["decide"] = [self._resolve(decide, "decide", "decide", engine.policy("decide"))] if decide is not None else []
-        self.sinks = [self._resolve(e, "sink", f"sinks[{i}]", engine.policy("sink")) for i, e in enumerate(_listify(sinks))]
+        members["decide"] = [self._member(decide, "decide", "decide", engine.policy("decide"))] if decide is not None else []
+        self.sinks = [self._member(e, "sink", f"sinks[{i}]", engine.policy("sink")) for i, e in enumerate(listify(sinks))]
 
         self.summary = RunSummary(name=name, mode=self.mode)
         everything = [self.source, *(m for ms in members.values() for m in ms), *self.sinks]
@@ -149,43 +148,8 @@ class Pipeline:
             where=where,
         )
 
-    def _resolve(self, entry: Any, stage: str, path: str, policy: str) -> Member:
-        registry = self._registry or default_registry()
-        where = self._where
-        if isinstance(entry, dict):
-            try:
-                entry = PluginSpec.model_validate(entry)
-            except ValidationError as exc:
-                loc, msg = validation_message(exc)
-                raise ConfigError(msg, path=f"{path}.{loc}" if loc else path, where=where) from None
-        if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
-            entry = PluginSpec(plugin=entry[0], params=dict(entry[1] or {}))
-        if isinstance(entry, str):
-            entry = PluginSpec(plugin=entry)
-        interval, timeout = 1, None
-        if isinstance(entry, PluginSpec):
-            info = registry.get(entry.plugin, path=f"{path}.plugin", where=where)
-            _check_role(info.cls, info.name, stage, path, where)
-            if entry.interval != 1 and stage != "detect":
-                raise ConfigError(f"interval applies to detect entries only (this one is under {stage})", path=f"{path}.interval", where=where)
-            instance = info.instantiate(entry.params, path=f"{path}.params", where=where)
-            name, policy, interval, timeout = entry.name or entry.plugin, entry.on_error or policy, entry.interval, entry.timeout
-        elif inspect.isclass(entry):
-            info = PluginInfo(name=registry.name_of(entry) or plugin_name(entry), target=entry.__qualname__, cls=entry)
-            _check_role(entry, info.name, stage, path, where)
-            instance = info.instantiate({}, path=f"{path}.params", where=where)
-            name = info.name
-        elif entry is not None and hooks_of(entry):
-            name = registry.name_of(type(entry)) or plugin_name(entry)
-            _check_role(entry, name, stage, path, where)
-            instance = entry
-        else:
-            raise ConfigError(f"expected a plugin (instance, class, name or spec), got {type(entry).__name__}", path=path, where=where)
-        unique, n = name, 2
-        while unique in self._taken:
-            unique, n = f"{name}#{n}", n + 1
-        self._taken.add(unique)
-        return Member(unique, instance, stage, path, policy, interval=interval, timeout=timeout)
+    def _member(self, entry: Any, stage: str, path: str, policy: str) -> Member:
+        return resolve_member(entry, stage, path, policy, registry=self._registry, where=self._where, taken=self._taken)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -376,28 +340,6 @@ class Pipeline:
         finally:
             records.close()
         return self.summary
-
-
-def _listify(entries: Any) -> list[Any]:
-    if entries is None:
-        return []
-    if isinstance(entries, tuple) and len(entries) == 2 and isinstance(entries[0], str) and isinstance(entries[1], dict):
-        return [entries]  # one (name, params) pair
-    if isinstance(entries, (str, dict, PluginSpec)) or hooks_of(entries) or inspect.isclass(entries):
-        return [entries]
-    return list(entries)
-
-
-def _check_role(cls_or_obj: Any, name: str, stage: str, path: str, where: str) -> None:
-    roles = roles_of(cls_or_obj)
-    hooks = hooks_of(cls_or_obj)
-    for hook in hooks:
-        if hook not in hookspecs.HOOKS:
-            raise ConfigError(f"plugin '{name}' implements unknown hook '{hook}'{close_matches(hook, hookspecs.HOOKS) or ''}", path=path, where=where)
-    wanted = ROLE_HOOKS[stage][0]
-    if wanted not in hooks:
-        can = ", ".join(roles) or "nothing (no hooks)"
-        raise ConfigError(f"plugin '{name}' cannot be used as {stage}: it has no {wanted} hook (it can be used as: {can})", path=path, where=where)
 
 
 def _attributed(exc: DridError, member: Member, where: str) -> DridError:
