@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,8 +55,12 @@ class StageError(DridError):
 
 
 def close_matches(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'a' or 'b'?)`` or an empty string."""
-    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    """`` (did you mean 'a' or 'b'?)`` or an empty string: choices that ``word`` begins or is one
+    ``_``/``-`` separated part of (``scale`` → ``scale_factor``) first, then spelling neighbours."""
+    options = list(choices)
+    low = word.lower()
+    parts = [c for c in options if low and c.lower() != low and (c.lower().startswith(low) or low in re.split(r"[_\-.]", c.lower()))]
+    matches = list(dict.fromkeys(parts + difflib.get_close_matches(word, options, n=3, cutoff=0.6)))[:3]
     if not matches:
         return ""
     quoted = [f"'{m}'" for m in matches]

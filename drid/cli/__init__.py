@@ -28,7 +28,7 @@ EXAMPLES = """\
 examples:
   drid run examples/vision/faces.yaml               run a pipeline config
   drid run cfg.yaml --mode concurrent --max-frames 100
-  drid run cfg.yaml --set source.params.path=clip.mp4 --set detect.0.params.scale=1.1
+  drid run cfg.yaml --set source.params.path=clip.mp4 --set detect.0.params.scale_factor=1.2
   drid run cfg.yaml --backend ray --shard "source.params.path=clips/*.mp4"   one Ray task per clip
   drid plugins                                      what is installed, with parameters
   drid plugins --json                               the same, for machines

@@ -16,7 +16,7 @@ def register(sub: Any) -> None:
     run.add_argument("--mode", choices=["sequential", "concurrent"], help="override engine.mode")
     run.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config value by dotted path, e.g. detect.0.params.scale=1.1 (repeatable)")
+                     help="override a config value by dotted path, e.g. detect.0.params.scale_factor=1.2 (repeatable)")
     run.add_argument("--backend", choices=["local", "ray"], default="local",
                      help="'ray' runs each shard as a Ray task (local cluster, or --address); needs drid[ray]")
     run.add_argument("--address", metavar="ADDR", help="Ray cluster to join (HOST:PORT, ray://HOST:PORT or auto)")

@@ -198,7 +198,7 @@ def _parse_path(key: str) -> list[str | int]:
     parts: list[str | int] = []
     for raw in key.replace("[", ".").replace("]", "").split("."):
         if raw == "":
-            raise ConfigError(f"bad override key '{key}' (use dots: detect.0.params.scale=1.1)", path=key)
+            raise ConfigError(f"bad override key '{key}' (use dots: detect.0.params.scale_factor=1.2)", path=key)
         parts.append(int(raw) if raw.isdigit() else raw)
     return parts
 

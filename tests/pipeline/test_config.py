@@ -101,6 +101,16 @@ def test_mistakes_are_reported_with_their_location(tmp_path, registry, text, mes
         build(tmp_path, registry, text)
 
 
+def test_a_word_that_begins_a_parameter_name_is_suggested_before_spelling_neighbours():
+    from drid.errors import close_matches
+
+    cascade = ["cascade", "label", "scale_factor", "min_neighbors", "min_size", "max_size", "resize", "equalize"]
+    assert close_matches("scale", cascade) == " (did you mean 'scale_factor' or 'cascade'?)"  # it said only 'cascade'
+    assert close_matches("size", ["min_size", "max_size", "input_size", "resize", "stride"]).startswith(" (did you mean 'min_size' or 'max_size' or 'input_size'")
+    assert close_matches("histroy", ["history", "kernel"]) == " (did you mean 'history'?)"
+    assert close_matches("zzz", ["history", "kernel"]) == ""
+
+
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(ConfigError, match=r"nope.yaml: config file not found"):
         load_config(tmp_path / "nope.yaml")
