@@ -1,9 +1,10 @@
 """An anomaly model as the plugin, the trainer and the evaluation use it: images in, raw anomaly
 maps out, a calibrated threshold, and the files it is saved as.
 
-A saved model is ``NAME.keras`` (the network: the autoencoder, or the PaDiM feature extractor)
-with ``NAME.json`` beside it (kind, image size, channels, backbone, calibrated threshold and how it
-was calibrated), ``NAME.npz`` for the Gaussian statistics of a PaDiM model, and ``NAME.card.md``.
+A saved model is ``NAME.keras`` (the network: the autoencoder, or the feature extractor of the
+PaDiM and PatchCore models) with ``NAME.json`` beside it (kind, image size, channels, backbone,
+calibrated threshold and how it was calibrated), ``NAME.npz`` for the Gaussian statistics of a
+PaDiM model or the memory of a PatchCore model, and ``NAME.card.md``.
 A ``keras:NAME`` backbone is not saved (its weights are the user's): the JSON names it and it is
 rebuilt when the model loads.
 
@@ -21,13 +22,17 @@ import cv2
 import numpy as np
 
 from drid.detect.anomaly.padim import GaussianStats, mahalanobis_map, texture_statistics
+from drid.detect.anomaly.patchcore import MemoryBank, memory_map
 
-__all__ = ["FORMAT", "AnomalyModel", "Kind", "calibrate", "normalize", "prepare"]
+__all__ = ["FEATURE_KINDS", "FORMAT", "KINDS", "AnomalyModel", "Kind", "calibrate", "normalize", "prepare"]
 
-Kind = Literal["padim", "ssim-ae"]
+Kind = Literal["padim", "patchcore", "ssim-ae"]
+#: Every model kind, and those that score features of a backbone (the rest reconstruct the image).
+KINDS: tuple[Kind, ...] = ("padim", "patchcore", "ssim-ae")
+FEATURE_KINDS: tuple[Kind, ...] = ("padim", "patchcore")
 #: Version of the saved format.
 FORMAT = 1
-#: Gaussian smoothing (σ in pixels of the ``size`` image) of a PaDiM map, as PaDiM (σ 4 at 224 pixels).
+#: Gaussian smoothing (σ in pixels of the ``size`` image) of a PaDiM or PatchCore map, as both papers (σ 4 at 224 pixels).
 PADIM_SIGMA = 4.0
 #: Reflection padding around an image before feature extraction: border cells see mirrored texture, not zeros.
 PAD = 16
@@ -70,8 +75,8 @@ def normalize(raw: np.ndarray, threshold: float) -> np.ndarray:
 @dataclass
 class AnomalyModel:
     """A trained anomaly model. ``network`` is the Keras model (autoencoder or feature
-    extractor); ``stats`` the Gaussian statistics of a PaDiM model; ``threshold`` the calibrated
-    raw score (``None`` before calibration)."""
+    extractor); ``stats`` the Gaussian statistics of a PaDiM model, ``memory`` the memory of a
+    PatchCore model; ``threshold`` the calibrated raw score (``None`` before calibration)."""
 
     kind: Kind
     network: Any
@@ -84,9 +89,10 @@ class AnomalyModel:
     threshold: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 16
-    #: PaDiM: the window (feature cells) of the local mean and standard deviation added to each
-    #: kept channel (:func:`~drid.detect.anomaly.padim.texture_statistics`); 0: the features alone.
+    #: PaDiM and PatchCore: the window (feature cells) of the local mean and standard deviation added
+    #: to each kept channel (:func:`~drid.detect.anomaly.padim.texture_statistics`); 0: the features alone.
     texture_window: int = 0
+    memory: MemoryBank | None = None
 
     # -- inference -------------------------------------------------------------------------
 
@@ -105,7 +111,7 @@ class AnomalyModel:
         return np.concatenate(out) if out else np.zeros((0, 0, 0, 0), np.float32)
 
     def descriptors(self, x: np.ndarray, channels: np.ndarray) -> np.ndarray:
-        """What the PaDiM statistics model: the kept ``channels`` of the features of prepared
+        """What the PaDiM statistics and the PatchCore memory model: the kept ``channels`` of the features of prepared
         images ``x``, with their local texture statistics when ``texture_window`` is set."""
         f = self.features(x, channels)
         return texture_statistics(f, self.texture_window) if self.texture_window > 1 and len(f) else f
@@ -113,10 +119,15 @@ class AnomalyModel:
     def maps(self, images: Any) -> np.ndarray:
         """Raw anomaly maps (``N×size×size`` float32, higher = more anomalous) of images of any size."""
         x = self.inputs(images)
-        if self.kind == "padim":
-            if self.stats is None:
-                raise ValueError("this PaDiM model has no Gaussian statistics (not fitted)")
-            cells = mahalanobis_map(self.descriptors(x, self.stats.channels), self.stats)
+        if self.kind in FEATURE_KINDS:
+            if self.kind == "padim":
+                if self.stats is None:
+                    raise ValueError("this PaDiM model has no Gaussian statistics (not fitted)")
+                cells = mahalanobis_map(self.descriptors(x, self.stats.channels), self.stats)
+            else:
+                if self.memory is None:
+                    raise ValueError("this PatchCore model has no memory (not fitted)")
+                cells = memory_map(self.descriptors(x, self.memory.channels), self.memory)
             return np.stack([cv2.GaussianBlur(cv2.resize(c, (self.size, self.size), interpolation=cv2.INTER_LINEAR), (0, 0), PADIM_SIGMA)
                              for c in cells]).astype(np.float32) if len(cells) else np.zeros((0, self.size, self.size), np.float32)
         out: list[np.ndarray] = []
@@ -129,12 +140,12 @@ class AnomalyModel:
     # -- files -------------------------------------------------------------------------------
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
-        """Write ``NAME.keras``, ``NAME.json`` and (PaDiM) ``NAME.npz``; returns the .keras path."""
+        """Write ``NAME.keras``, ``NAME.json`` and (PaDiM, PatchCore) ``NAME.npz``; returns the .keras path."""
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"an anomaly model is saved as NAME.keras, got '{path}'")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.backbone.startswith("keras:") or self.kind != "padim":
+        if not self.backbone.startswith("keras:") or self.kind not in FEATURE_KINDS:
             self.network.save(path)
             from drid.recognize.bundle import deflate
 
@@ -143,6 +154,9 @@ class AnomalyModel:
             path.unlink(missing_ok=True)
         if self.stats is not None:
             np.savez_compressed(path.with_suffix(".npz"), mean=self.stats.mean, precision=self.stats.precision, channels=self.stats.channels)
+        if self.memory is not None:
+            m = self.memory
+            np.savez_compressed(path.with_suffix(".npz"), vectors=m.vectors, center=m.center, scale=m.scale, channels=m.channels, k=np.array(m.k))
         meta = {**self.metadata, **(extra or {}), "format": FORMAT, "kind": self.kind, "size": self.size, "channels": self.channels,
                 "stride": self.stride, "backbone": self.backbone, "weights": self.weights, "threshold": self.threshold,
                 "texture_window": self.texture_window}
@@ -164,17 +178,20 @@ class AnomalyModel:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"cannot read '{meta_path}': {exc}") from None
-        if not isinstance(meta, dict) or meta.get("kind") not in ("padim", "ssim-ae"):
-            raise ValueError(f"'{meta_path}' does not describe an anomaly model (its 'kind' is not padim or ssim-ae)")
+        if not isinstance(meta, dict) or meta.get("kind") not in KINDS:
+            raise ValueError(f"'{meta_path}' does not describe an anomaly model (its 'kind' is not {', '.join(KINDS)})")
         backbone = str(meta.get("backbone", "random"))
-        stats = None
-        if meta["kind"] == "padim":
+        stats, memory = None, None
+        if meta["kind"] in FEATURE_KINDS:
             npz = path.with_suffix(".npz")
             if not npz.is_file():
-                raise ValueError(f"the PaDiM model '{path}' has no statistics file '{npz.name}' beside it")
+                raise ValueError(f"the {meta['kind']} model '{path}' has no {'statistics' if meta['kind'] == 'padim' else 'memory'} file '{npz.name}' beside it")
             with np.load(npz) as z:
-                stats = GaussianStats(z["mean"], z["precision"], z["channels"])
-        if meta["kind"] == "padim" and backbone.startswith("keras:"):
+                if meta["kind"] == "padim":
+                    stats = GaussianStats(z["mean"], z["precision"], z["channels"])
+                else:
+                    memory = MemoryBank.from_arrays(z)
+        if meta["kind"] in FEATURE_KINDS and backbone.startswith("keras:"):
             from drid.detect.anomaly.backbones import load_backbone
 
             network, _ = load_backbone(backbone, channels=int(meta["channels"]), weights=str(meta.get("weights", "imagenet")))
@@ -185,7 +202,7 @@ class AnomalyModel:
         return cls(kind=meta["kind"], network=network, size=int(meta["size"]), channels=int(meta["channels"]), stats=stats,
                    stride=int(meta.get("stride", 2)), backbone=backbone, weights=str(meta.get("weights", "imagenet")),
                    threshold=None if meta.get("threshold") is None else float(meta["threshold"]), metadata=meta,
-                   texture_window=int(meta.get("texture_window") or 0))
+                   texture_window=int(meta.get("texture_window") or 0), memory=memory)
 
 
 def ssim_map_batch(a: np.ndarray, b: np.ndarray) -> np.ndarray:

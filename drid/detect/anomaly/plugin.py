@@ -47,7 +47,7 @@ def regions(score: np.ndarray, min_area: int) -> list[tuple[int, int, int, int, 
 
 
 class AnomalyDetector(Plugin):
-    """Regions that deviate from what a model learned as normal (SSIM autoencoder or PaDiM),
+    """Regions that deviate from what a model learned as normal (PaDiM, PatchCore or SSIM autoencoder),
     with the anomaly map as each detection's mask."""
 
     drid_name = "anomaly"
