@@ -3,6 +3,15 @@
 Acting runs the policy network in numpy (a few small matrix products per step); each update —
 ``n_epochs`` passes of minibatch gradient steps over the rollout — is a single ``tf.function``
 call. Defaults are rl-zoo's CartPole-v1 hyperparameters.
+
+Fine-tuning a policy learnt otherwise (e.g. cloned from a controller) has options of its own, all
+off by default: ``value_warmup`` first rollouts that fit only the value network (the cloned
+policy acts unchanged while its critic, which starts untrained, learns; the first policy updates
+would otherwise follow noise), ``policy_lr_scale`` a smaller step for the policy than for the
+value network, ``learn_log_std=False`` keeps the exploration noise it was given,
+``update_obs_norm=False`` keeps the observation statistics it was fitted with, and ``bc_coef`` a
+penalty, decaying to 0 over ``bc_decay_steps``, on moving the policy's mean away from the policy
+it started from (the KL between the two Gaussians at the current noise).
 """
 
 from __future__ import annotations
@@ -43,6 +52,12 @@ class PPOConfig(BaseModel):
     normalize_obs: bool = Field(default=False, description="normalise observations by running mean and std")
     normalize_reward: bool = Field(default=False, description="scale rewards by the running std of the discounted return (large or dense rewards, e.g. Pendulum)")
     log_std_init: float = Field(default=0.0, description="initial log standard deviation (continuous actions)")
+    learn_log_std: bool = Field(default=True, description="learn the log standard deviation (False: keep it, e.g. a cloned policy's)")
+    update_obs_norm: bool = Field(default=True, description="keep updating the observation statistics (False: keep those of the checkpoint)")
+    value_warmup: int = Field(default=0, ge=0, description="the agent's first updates (rollouts) that fit only the value network")
+    policy_lr_scale: float = Field(default=1.0, gt=0, le=1, description="the policy's step as a share of the value network's (learning_rate)")
+    bc_coef: float = Field(default=0.0, ge=0, description="weight of the KL to the policy at the first update (fine-tuning; 0: none)")
+    bc_decay_steps: int = Field(default=0, ge=0, description="steps over which bc_coef decays linearly to 0 (0: it stays)")
     seed: int = Field(default=0, description="seed of weights, sampling and minibatch order")
 
     @model_validator(mode="after")
@@ -76,6 +91,10 @@ class PPOAgent(Agent[PPOConfig]):
         self.optimizer = keras.optimizers.Adam(learning_rate=c.learning_rate, epsilon=1e-5)
         self._alloc()
         self._update_fn: Any = None
+        self._value_fn: Any = None
+        #: the policy fine-tuning started from (``bc_coef``), and the step it was taken at
+        self.anchor: Mlp | None = None
+        self.anchor_step = 0
 
     # -- buffers ----------------------------------------------------------------------------------
     def _alloc(self) -> None:
@@ -193,15 +212,26 @@ class PPOAgent(Agent[PPOConfig]):
         B = T * N
         frac = self.progress_left()
         # the rollout was acted on with the statistics before this update
-        if self.norm is not None:
+        if self.norm is not None and c.update_obs_norm:
             self.norm.update(self.buf_raw.reshape(B, -1))
         perms = np.stack([self.rng.permutation(B) for _ in range(c.n_epochs)]).astype(np.int32)
         n_batches = B // c.batch_size
         perms = perms[:, : n_batches * c.batch_size].reshape(c.n_epochs * n_batches, c.batch_size)
-        if self._update_fn is None:
-            self._update_fn = self._build_update()
+        warmup = self.updates < c.value_warmup
+        if warmup:
+            if self._value_fn is None:
+                self._value_fn = self._build_update(policy=False)
+            fn = self._value_fn
+        else:
+            if self._update_fn is None:
+                self._update_fn = self._build_update()
+            fn = self._update_fn
         self.optimizer.learning_rate.assign(c.learning_rate * max(frac, 1e-8))
-        stats = self._update_fn(
+        extra = []
+        if c.bc_coef > 0 and not warmup:
+            obs = self.buf_obs.reshape(B, -1)
+            extra = [tf.constant(self._anchor_actions(obs).astype(np.float32)), tf.constant(np.float32(self.bc_weight()))]
+        stats = fn(
             tf.constant(self.buf_obs.reshape(B, -1)),
             tf.constant(self.buf_act.reshape(B, -1) if self.continuous else self.buf_act.reshape(B)),
             tf.constant(self.buf_logp.reshape(B)),
@@ -209,24 +239,46 @@ class PPOAgent(Agent[PPOConfig]):
             tf.constant(ret.reshape(B).astype(np.float32)),
             tf.constant(perms),
             tf.constant(np.float32(c.clip_range * max(frac, 1e-8))),
+            *extra,
         )
         self.pi.changed()
         self.vf.changed()
         self._t = 0
         self.updates += 1
         out = {k: float(v) for k, v in stats.items()}
+        out["value_warmup"] = float(warmup)
         out["explained_variance"] = float(1 - np.var(ret - self.buf_val) / (np.var(ret) + 1e-8))
         return out
 
-    def _build_update(self) -> Any:
+    def _anchor_actions(self, obs: np.ndarray) -> np.ndarray:
+        """The mean actions of the policy at the first update (taken then) on ``obs``."""
+        if self.anchor is None:
+            self.anchor = Mlp(self.pi.sizes, self.pi.activation, name="anchor")
+            self.anchor.set_weights(self.pi.weights())
+            self.anchor_step = self.steps
+        return self.anchor.numpy_forward(obs)
+
+    def bc_weight(self) -> float:
+        """``bc_coef``, decayed linearly over ``bc_decay_steps`` from the anchor's step."""
+        c = self.config
+        if c.bc_decay_steps == 0:
+            return c.bc_coef
+        return c.bc_coef * max(0.0, 1.0 - (self.steps - self.anchor_step) / c.bc_decay_steps)
+
+    def _build_update(self, policy: bool = True) -> Any:
+        """The update of the policy and value networks (``policy=False``: the value network's alone)."""
         import tensorflow as tf
 
         c = self.config
         pi, vf, log_std, opt = self.pi, self.vf, self.log_std, self.optimizer
-        variables = self._trainable()
-        continuous = self.continuous
         if not opt.built:
-            opt.build(variables)
+            opt.build(self._trainable())  # all of them, so the optimiser's state has one layout
+        noise = [log_std] if log_std is not None and c.learn_log_std else []
+        actor = [*pi.variables, *noise] if policy else []
+        variables = [*pi.variables, *vf.variables, *noise] if policy else list(vf.variables)  # the order of _trainable()
+        scale = c.policy_lr_scale
+        bc = policy and c.bc_coef > 0
+        continuous = self.continuous
 
         def log_prob_entropy(obs: Any, act: Any) -> tuple[Any, Any]:
             out = pi(obs)
@@ -241,8 +293,9 @@ class PPOAgent(Agent[PPOConfig]):
             return logp, ent
 
         @tf.function(reduce_retracing=True)
-        def update(obs: Any, act: Any, old_logp: Any, adv: Any, ret: Any, batches: Any, clip: Any) -> dict[str, Any]:
+        def update(obs: Any, act: Any, old_logp: Any, adv: Any, ret: Any, batches: Any, clip: Any, anchor: Any = None, bc_w: Any = None) -> dict[str, Any]:
             pg_sum = tf.constant(0.0)
+            bc_sum = tf.constant(0.0)
             v_sum = tf.constant(0.0)
             ent_sum = tf.constant(0.0)
             kl_sum = tf.constant(0.0)
@@ -259,17 +312,32 @@ class PPOAgent(Agent[PPOConfig]):
                     v = tf.squeeze(vf(o), -1)
                     v_loss = tf.reduce_mean(tf.square(r - v))
                     e = tf.reduce_mean(ent)
-                    loss = pg + c.vf_coef * v_loss - c.ent_coef * e
+                    loss = pg + c.vf_coef * v_loss - c.ent_coef * e if policy else c.vf_coef * v_loss
+                    if bc:
+                        ls = tf.stop_gradient(tf.cast(log_std, tf.float32)) if continuous else 0.0
+                        if continuous:  # KL between Gaussians of one noise: the squared shift of the mean over 2 variances
+                            kl_bc = tf.reduce_mean(0.5 * tf.reduce_sum(tf.square((pi(o) - tf.gather(anchor, idx)) / tf.exp(ls)), -1))
+                        else:
+                            ref = tf.nn.log_softmax(tf.gather(anchor, idx))
+                            kl_bc = tf.reduce_mean(tf.reduce_sum(tf.exp(ref) * (ref - tf.nn.log_softmax(pi(o))), -1))
+                        loss += bc_w * kl_bc
+                        bc_sum += kl_bc
                 grads = tape.gradient(loss, variables)
                 grads, _ = tf.clip_by_global_norm(grads, c.max_grad_norm)
+                before = [tf.identity(v) for v in actor] if scale != 1.0 else []
                 opt.apply_gradients(zip(grads, variables))
+                for v, old in zip(actor, before):  # Adam's step does not shrink with the gradient: scale the step itself
+                    v.assign(old + scale * (v - old))
                 pg_sum += pg
                 v_sum += v_loss
                 ent_sum += e
                 kl_sum += tf.reduce_mean(olp - logp)
                 clipped_sum += tf.reduce_mean(tf.cast(tf.abs(ratio - 1.0) > clip, tf.float32))
             nf = tf.cast(n, tf.float32)
-            return {"policy_loss": pg_sum / nf, "value_loss": v_sum / nf, "entropy": ent_sum / nf, "approx_kl": kl_sum / nf, "clip_fraction": clipped_sum / nf}
+            out = {"policy_loss": pg_sum / nf, "value_loss": v_sum / nf, "entropy": ent_sum / nf, "approx_kl": kl_sum / nf, "clip_fraction": clipped_sum / nf}
+            if bc:
+                out["bc_kl"] = bc_sum / nf
+            return out
 
         return update
 
@@ -282,6 +350,9 @@ class PPOAgent(Agent[PPOConfig]):
             out.update({f"norm/{k}": v for k, v in self.norm.state().items()})
         if self.reward_norm is not None:
             out.update({f"reward_norm/{k}": v for k, v in self.reward_norm.state().items()})
+        if self.anchor is not None:
+            out.update({f"anchor/{i}": w for i, w in enumerate(self.anchor.weights())})
+            out["anchor_step"] = np.array(self.anchor_step)
         return out
 
     def _load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
@@ -301,3 +372,7 @@ class PPOAgent(Agent[PPOConfig]):
                 self.reward_norm.load({k[12:]: v for k, v in arrays.items() if k.startswith("reward_norm/")})
             except KeyError:
                 raise CheckpointError("ppo checkpoint has no reward statistics although normalize_reward is on") from None
+        if "anchor_step" in arrays:  # a fine-tuning run resumed: the KL stays to where it started
+            self.anchor = Mlp(self.pi.sizes, self.pi.activation, name="anchor")
+            self.anchor.set_weights([arrays[f"anchor/{i}"] for i in range(len(self.pi.weights()))])
+            self.anchor_step = int(arrays["anchor_step"])
